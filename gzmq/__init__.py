@@ -1,0 +1,89 @@
+"""gzmq: ZeroMQ in pure Python on gevent, a drop-in for pyzmq.
+
+``import gzmq as zmq`` runs ordinary pyzmq code inside gevent: blocking calls yield to the hub,
+any number of greenlets may share a socket, SNDTIMEO/RCVTIMEO work, and the wire protocol is
+ZMTP 3.1 as libzmq 4.3 speaks it, so gzmq and libzmq peers interoperate.
+
+Layout: ``zmtp/`` is the sans-IO protocol; ``routing/`` the socket-type policies; ``pipe`` the
+queues between sockets and connections; ``engine`` the per-connection greenlets;
+``transports/`` tcp, ipc and inproc; ``socket``/``context``/``poll``/``proxy`` the pyzmq facade.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import constants, error
+from .constants import *  # noqa: F401,F403  (pyzmq re-exports every constant at top level)
+from .constants import ZMQ_VERSION_INFO
+from .context import Context
+from .error import (
+    Again, ContextTerminated, DraftFDWarning, InterruptedSystemCall, NotDone, ZMQBaseError,
+    ZMQBindError, ZMQError, ZMQVersionError, strerror,
+)
+from .frame import _FINISHED_TRACKER, Frame, Message, MessageTracker
+from .poll import Poller, select, zmq_poll
+from .proxy import device, proxy, proxy_steerable
+from .socket import Socket
+from .transports.ipc import MAX_PATH_LENGTH as IPC_PATH_MAX_LEN
+
+__version__ = "0.1.0"
+__revision__ = ""
+
+#: the pyzmq API version gzmq follows (code gates features on it)
+PYZMQ_VERSION_INFO = (27, 3, 0)
+COPY_THRESHOLD = 65536
+DRAFT_API = False
+PYZMQ_DRAFT_API = False
+# The libzmq whose behaviour (and wire protocol) gzmq reproduces.
+# Reported so that pyzmq-derived code gating on zmq_version_info() >= (4, x) runs.
+_CAPABILITIES = {"ipc": True, "pgm": False, "tipc": False, "norm": False, "curve": False,
+                 "gssapi": False, "draft": False}
+
+
+def zmq_version_info() -> tuple[int, int, int]:
+    return ZMQ_VERSION_INFO
+
+
+def zmq_version() -> str:
+    return "%i.%i.%i" % ZMQ_VERSION_INFO
+
+
+def pyzmq_version_info() -> tuple[int, int, int]:
+    return PYZMQ_VERSION_INFO
+
+
+def pyzmq_version() -> str:
+    return "%i.%i.%i" % PYZMQ_VERSION_INFO
+
+
+def has(capability: str) -> bool:
+    """Whether a libzmq capability ('ipc', 'curve', 'pgm', 'draft', ...) is available."""
+    return _CAPABILITIES.get(capability, False)
+
+
+def zmq_errno() -> int:
+    return 0
+
+
+def get_includes() -> list[str]:
+    return []
+
+
+def get_library_dirs() -> list[str]:
+    return []
+
+
+__all__ = [
+    "Context", "Socket", "Frame", "Message", "MessageTracker", "Poller", "select", "zmq_poll",
+    "proxy", "proxy_steerable", "device", "has", "zmq_version", "zmq_version_info",
+    "pyzmq_version", "pyzmq_version_info", "strerror", "zmq_errno", "ZMQBaseError", "ZMQError",
+    "Again", "ContextTerminated", "InterruptedSystemCall", "ZMQBindError", "NotDone",
+    "ZMQVersionError", "DraftFDWarning", "COPY_THRESHOLD", "IPC_PATH_MAX_LEN", "DRAFT_API",
+    "PYZMQ_DRAFT_API", "constants", "error", "_FINISHED_TRACKER", "__version__",
+    "get_includes", "get_library_dirs",
+] + list(constants.__all__)
+
+
+def __getattr__(name: str) -> Any:
+    raise AttributeError(f"module 'gzmq' has no attribute {name!r}")

@@ -1,0 +1,186 @@
+"""``Context``: the socket factory, the inproc name registry, and term()/destroy().
+
+A context owns no I/O. ``term()`` does what libzmq's does, cooperatively: every greenlet blocked
+in a socket operation wakes with ``ContextTerminated``; then it waits for every socket to be
+closed and for their lingering messages to be sent (or their LINGER to expire). It never blocks
+the hub, so the greenlets it is waiting for can actually run (zmq.green deadlocks here).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+import weakref
+from typing import Any, Optional, TypeVar
+
+import gevent
+from gevent.event import Event
+
+from .constants import EINVAL, ENOTSUP, ContextOption, SocketOption
+from .error import ZMQError
+from .socket import Socket
+
+__all__ = ["Context"]
+
+T = TypeVar("T", bound="Context")
+
+_CONTEXT_DEFAULTS = {
+    ContextOption.IO_THREADS: 1, ContextOption.MAX_SOCKETS: 1023,
+    ContextOption.SOCKET_LIMIT: 65535, ContextOption.MAX_MSGSZ: 2**31 - 1,
+    ContextOption.MSG_T_SIZE: 64,
+}
+
+
+class Context:
+    """Create sockets with ``ctx.socket(zmq.PUB)``; end with ``term()`` or ``destroy()``."""
+
+    _instance: Optional["Context"] = None
+    _instance_pid: Optional[int] = None
+    _instance_lock = threading.Lock()
+    _socket_class = Socket
+    _repr_module = "zmq"
+
+    def __init__(self, io_threads: int = 1, shadow: Any = 0, **kwargs: Any) -> None:
+        self._sockets: "weakref.WeakSet[Socket]" = weakref.WeakSet()
+        self._socket_closed_event = Event()
+        self._terminated = False
+        self._closed = False
+        self._options: dict[int, int] = dict(_CONTEXT_DEFAULTS)
+        self._options[ContextOption.IO_THREADS] = io_threads
+        #: default options applied to every new socket (pyzmq's ctx.setsockopt / ctx.linger = 0)
+        self.sockopts: dict[int, Any] = {}
+        self._inproc: dict[str, Socket] = {}
+        self._inproc_pending: dict[str, list[Any]] = {}
+        self._reapers: set[gevent.Greenlet] = set()
+
+    @classmethod
+    def instance(cls: type[T], io_threads: int = 1) -> T:
+        """The process-wide context of this class (recreated after fork or term)."""
+        with cls._instance_lock:
+            instance = cls.__dict__.get("_instance")
+            if instance is None or instance.closed or cls._instance_pid != os.getpid():
+                instance = cls(io_threads=io_threads)
+                cls._instance = instance
+                cls._instance_pid = os.getpid()
+            return instance  # type: ignore[return-value]
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def underlying(self) -> int:
+        return id(self)
+
+    def socket(self, socket_type: int, socket_class: Any = None, **kwargs: Any) -> Socket:
+        """A new socket of ``socket_type``, with this context's default options applied."""
+        if self._closed or self._terminated:
+            raise ZMQError(ENOTSUP)
+        socket_class = socket_class or self._socket_class
+        sock = socket_class(self, socket_type, **kwargs)
+        for option, value in self.sockopts.items():
+            try:
+                sock.setsockopt(option, value)
+            except ZMQError:
+                pass  # not every default applies to every type (pyzmq ignores these too)
+        self._sockets.add(sock)
+        return sock
+
+    def _socket_closed(self, sock: Socket) -> None:
+        self._sockets.discard(sock)
+        self._socket_closed_event.set()
+
+    def term(self) -> None:
+        """Wake blocked calls with ContextTerminated, wait for every socket to close and linger."""
+        if self._closed:
+            return
+        self._terminated = True
+        for sock in list(self._sockets):
+            sock._wake_all()
+        while any(not s.closed for s in self._sockets):
+            self._socket_closed_event.clear()
+            self._socket_closed_event.wait()
+        for reaper in list(self._reapers):
+            reaper.join()
+        self._closed = True
+
+    def destroy(self, linger: Optional[int] = None) -> None:
+        """Close every socket (with ``linger`` if given), then term()."""
+        if self._closed:
+            return
+        for sock in list(self._sockets):
+            if not sock.closed:
+                sock.close(linger=linger)
+        self.term()
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sock in list(self._sockets):
+            if not sock.closed:
+                warnings.warn(f"Destroying context with unclosed socket {sock!r}",
+                              ResourceWarning, stacklevel=2)
+        self.destroy()
+
+    # --- options ------------------------------------------------------------------------------
+
+    def set(self, option: int, optval: int) -> None:
+        try:
+            option = ContextOption(option)
+        except ValueError:
+            raise ZMQError(EINVAL) from None
+        if not isinstance(optval, int):
+            raise TypeError(f"expected int, got: {optval!r}")
+        self._options[option] = optval
+
+    def get(self, option: int) -> int:
+        try:
+            return self._options[ContextOption(option)]
+        except (ValueError, KeyError):
+            raise ZMQError(EINVAL) from None
+
+    def setsockopt(self, opt: int, value: Any) -> None:
+        """Default ``opt`` for sockets created from now on."""
+        self.sockopts[opt] = value
+
+    def getsockopt(self, opt: int) -> Any:
+        return self.sockopts[opt]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_") or name == "sockopts" or name in type(self).__dict__:
+            object.__setattr__(self, name, value)
+            return
+        upper = name.upper()
+        if upper in ContextOption.__members__:
+            self.set(ContextOption[upper], value)
+        elif upper in SocketOption.__members__:
+            self.sockopts[SocketOption[upper]] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        upper = name.upper()
+        if upper in ContextOption.__members__:
+            return self.get(ContextOption[upper])
+        if upper in SocketOption.__members__:
+            option = SocketOption[upper]
+            if option in self.sockopts:
+                return self.sockopts[option]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        upper = name.upper()
+        if upper in SocketOption.__members__ and SocketOption[upper] in self.sockopts:
+            del self.sockopts[SocketOption[upper]]
+        else:
+            object.__delattr__(self, name)
+
+    def __repr__(self) -> str:
+        count = len(self._sockets)
+        closed = " closed" if self._closed else ""
+        plural = "" if count == 1 else "s"
+        return f"<{self._repr_module}.Context({count} socket{plural}) at {hex(id(self))}{closed}>"

@@ -1,0 +1,310 @@
+"""Engine: one live tcp/ipc connection between a byte stream and a pipe.
+
+The engine is the only code that holds both a stream and a ``zmtp.Connection``. It never knows
+socket types. In gevent terms it is two greenlets:
+
+- the *reader* (the greenlet that calls ``run()``): greeting and handshake, then
+  ``recv_into`` a reused buffer → ``Connection.receive_data`` → whole messages into the socket's
+  inbound pipe. At RCVHWM it waits for room, so TCP backpressure reaches the sender. It yields to
+  the hub every ``FAIR_SHARE`` messages so one busy peer cannot starve the others.
+- the *writer* (spawned after the handshake): waits for the outbound pipe, drains a batch of up
+  to ``BATCH_MESSAGES`` messages, encodes them with ``Connection.encode_messages`` and writes the
+  lot with one ``sendall``. Every byte the protocol itself wants written after the handshake
+  (PONGs) also goes through the writer, so two greenlets never interleave writes on one stream.
+
+Either greenlet ending ends the connection. Protocol errors stay here: they become a monitor
+event and a disconnect, and a connecting socket does not reconnect after one (libzmq's rule).
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Any, Optional
+
+import gevent
+from gevent import socket as gsocket
+
+from . import zmtp
+from .constants import SOCKET_TYPE_NAMES
+from .pipe import Pipe, Signal, SubscriptionCommand
+
+__all__ = ["Engine", "ConnectionOutcome"]
+
+#: bytes read per recv_into; large enough that a burst of small messages is one syscall
+READ_BUFFER_SIZE = 256 * 1024
+#: most messages encoded into one write
+BATCH_MESSAGES = 512
+#: the reader yields to the hub after delivering this many messages in a row
+FAIR_SHARE = 256
+#: chunks at least this big are written on their own instead of being joined (no 2nd copy)
+LARGE_CHUNK = 64 * 1024
+
+_DISCONNECT_ERRORS = (OSError, EOFError, gevent.GreenletExit)
+
+
+class ConnectionOutcome:
+    """How an engine ended; the connector decides about reconnecting from it."""
+
+    DISCONNECTED = "disconnected"  # peer closed, network error: reconnect
+    PROTOCOL_ERROR = "protocol-error"  # malformed, incompatible, refused: do not reconnect
+    CLOSED = "closed"  # our socket is closing
+
+
+class _PeerClosed(EOFError):
+    pass
+
+
+class Engine:
+    def __init__(self, socket: Any, stream: gsocket.socket, endpoint: str, peer_address: str,
+                 pipe: Optional[Pipe] = None, engine_pipe: Optional[Pipe] = None,
+                 attached: bool = False, reconnected: bool = False,
+                 connector: Any = None) -> None:
+        self.socket = socket
+        #: the Connector that dialled this connection (None on the bind side)
+        self.connector = connector
+        self.stream = stream
+        self.endpoint = endpoint
+        self.peer_address = peer_address
+        #: the socket's end of the pipe (None on the bind side until the handshake completes)
+        self.pipe = pipe
+        self._engine_pipe = engine_pipe
+        self._attached = attached
+        self._reconnected = reconnected
+        self._wakeup = Signal()  # the writer waits here for outbound messages
+        self._room = Signal()  # the reader waits here for room in the inbound pipe
+        self._control: list[bytes] = []  # protocol bytes (PONG) for the writer to send
+        self._writer: Optional[gevent.Greenlet] = None
+        self._closing = False
+        self.handshake_done = False
+        options = socket._options
+        self.conn = zmtp.Connection(
+            SOCKET_TYPE_NAMES[int(socket._type)],
+            zmtp.NullMechanism(),
+            identity=options.routing_id,
+            max_message_size=options.maxmsgsize,
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # the reader greenlet
+
+    def run(self) -> str:
+        """Drive the connection until it ends; return a ``ConnectionOutcome``."""
+        socket = self.socket
+        socket._lifecycle.peers.add(self)
+        try:
+            events = self._handshake()
+            self._on_ready(events[0])
+            self._dispatch(events[1:])
+            self._read_loop()
+        except zmtp.ProtocolError as error:
+            if not self.handshake_done:
+                socket._emit_event_safely("HANDSHAKE_FAILED_PROTOCOL", error.code, self.endpoint)
+            return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
+        except gevent.Timeout:
+            socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", errno.ETIMEDOUT, self.endpoint)
+            return self._finish(ConnectionOutcome.DISCONNECTED)
+        except _DISCONNECT_ERRORS as error:
+            if not self.handshake_done and not self._closing:
+                code = getattr(error, "errno", None) or errno.ECONNRESET
+                socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", code, self.endpoint)
+            return self._finish(ConnectionOutcome.CLOSED if self._closing
+                                else ConnectionOutcome.DISCONNECTED)
+        return self._finish(ConnectionOutcome.CLOSED if self._closing
+                            else ConnectionOutcome.DISCONNECTED)
+
+    def _handshake(self) -> list[Any]:
+        """Greeting and mechanism; returns [HandshakeComplete, events that followed it...]."""
+        ivl = self.socket._options.handshake_ivl
+        timer = gevent.Timeout(ivl / 1000.0) if ivl > 0 else None
+        if timer is not None:
+            timer.start()
+        try:
+            stream, conn = self.stream, self.conn
+            stream.sendall(conn.initiate())
+            while True:
+                data = stream.recv(READ_BUFFER_SIZE)
+                if not data:
+                    raise _PeerClosed()
+                events = conn.receive_data(data)
+                out = conn.data_to_send()
+                if out:
+                    stream.sendall(out)
+                for index, event in enumerate(events):
+                    if type(event) is zmtp.PeerError:
+                        raise zmtp.ProtocolError(f"peer refused: {event.reason!r}")
+                    if type(event) is zmtp.HandshakeComplete:
+                        return events[index:]
+        finally:
+            if timer is not None:
+                timer.close()
+
+    def _on_ready(self, ready: zmtp.HandshakeComplete) -> None:
+        self.handshake_done = True
+        socket = self.socket
+        lifecycle = socket._lifecycle
+        if self.pipe is None:
+            self.pipe, self._engine_pipe = lifecycle.new_pipe()
+            self.pipe.endpoint = self.endpoint
+        pipe = self.pipe
+        properties = dict(ready.properties)
+        properties["Peer-Address"] = self.peer_address.encode()
+        pipe.properties = properties
+        if not pipe.routing_id:
+            pipe.routing_id = bytes(properties.get("Identity", b""))
+        pipe.owner = self
+        # take over the queues' engine-side signals (a reconnect replaces the previous engine)
+        pipe.outbound.reader = self._wakeup
+        pipe.inbound.writer = self._room
+        pipe.inbound.write_closed = False
+        if self._reconnected:
+            socket._routing.hiccup(pipe)
+        if not self._attached:
+            self._attached = lifecycle.attach(pipe)
+        socket._emit_event_safely("HANDSHAKE_SUCCEEDED", 0, self.endpoint)
+        self._writer = gevent.spawn(self._write_loop)
+        self._writer.link(self._writer_ended)
+
+    def _read_loop(self) -> None:
+        stream, conn = self.stream, self.conn
+        buffer = bytearray(READ_BUFFER_SIZE)
+        view = memoryview(buffer)
+        receive_data, recv_into = conn.receive_data, stream.recv_into
+        while True:
+            count = recv_into(buffer)
+            if not count:
+                raise _PeerClosed()
+            self._dispatch(receive_data(view[:count]))
+
+    def _dispatch(self, events: list[Any]) -> None:
+        inbound = self.pipe.inbound  # type: ignore[union-attr]
+        items = inbound.items
+        reader = inbound.reader
+        delivered = 0
+        for event in events:
+            kind = type(event)
+            if kind is zmtp.Message:
+                if inbound.hwm and len(items) >= inbound.hwm:
+                    self._wait_for_room(inbound)
+                    items, reader = inbound.items, inbound.reader
+                if not inbound.read_closed:
+                    items.append(event.parts)
+                    reader.notify()
+                delivered += 1
+            elif kind is zmtp.Subscribe or kind is zmtp.Cancel:
+                # subscriptions bypass RCVHWM: a publisher that never reads must not stall us
+                if not inbound.read_closed:
+                    items.append(SubscriptionCommand(kind is zmtp.Subscribe, event.topic))
+                    reader.notify()
+        out = self.conn.data_to_send()
+        if out:
+            self._control.append(out)
+            self._wakeup.notify()
+        if delivered >= FAIR_SHARE:
+            gevent.sleep(0)
+
+    def _wait_for_room(self, inbound: Any) -> None:
+        while inbound.hwm and len(inbound.items) >= inbound.hwm and not inbound.read_closed:
+            self._room.wait()
+
+    # ----------------------------------------------------------------------------------------
+    # the writer greenlet
+
+    def _write_loop(self) -> None:
+        outbound = self.pipe.outbound  # type: ignore[union-attr]
+        items = outbound.items
+        control = self._control
+        conn = self.conn
+        wakeup = self._wakeup
+        while True:
+            if not items and not control:
+                if outbound.write_closed:
+                    self._closing = True
+                    return  # socket closed and everything queued was written
+                wakeup.wait()
+                continue
+            chunks: list[Any] = []
+            if control:
+                chunks.extend(control)
+                control.clear()
+            batch: list[Any] = []
+            while items and len(batch) < BATCH_MESSAGES:
+                item = items.popleft()
+                if type(item) is SubscriptionCommand:
+                    if batch:
+                        conn.encode_messages(batch, chunks)
+                        batch = []
+                    chunks.append(conn.subscribe(item.topic) if item.subscribe
+                                  else conn.cancel(item.topic))
+                else:
+                    batch.append(item)
+            if batch:
+                conn.encode_messages(batch, chunks)
+            outbound.writer.notify()
+            self._write(chunks)
+
+    def _write(self, chunks: list[Any]) -> None:
+        sendall = self.stream.sendall
+        if len(chunks) == 1:
+            sendall(chunks[0])
+            return
+        small: list[Any] = []
+        for chunk in chunks:
+            if len(chunk) >= LARGE_CHUNK:
+                if small:
+                    sendall(b"".join(small))
+                    small = []
+                sendall(chunk)
+            else:
+                small.append(chunk)
+        if small:
+            sendall(b"".join(small))
+
+    def _writer_ended(self, writer: gevent.Greenlet) -> None:
+        # Either the socket closed and the queue drained (graceful), or the write failed.
+        # Both end the connection: closing the stream wakes the reader with an error.
+        self._close_stream()
+
+    # ----------------------------------------------------------------------------------------
+    # ending
+
+    def shutdown(self) -> None:
+        """The socket is closing: finish writing what is queued, then disconnect."""
+        self._closing = True
+        if self.pipe is None or not self.handshake_done:
+            self._close_stream()
+            return
+        self.pipe.close_writing()
+
+    def close(self) -> None:
+        """Disconnect now, dropping whatever is queued."""
+        self._closing = True
+        self._close_stream()
+
+    def _close_stream(self) -> None:
+        try:
+            self.stream.close()
+        except OSError:
+            pass
+
+    def _finish(self, outcome: str) -> str:
+        socket = self.socket
+        socket._lifecycle.peers.discard(self)
+        writer = self._writer
+        if writer is not None and not writer.dead:
+            writer.unlink(self._writer_ended)
+            writer.kill(block=False)
+        self._close_stream()
+        pipe = self.pipe
+        if pipe is not None and self.handshake_done:
+            pipe.inbound.write_closed = True  # the socket may read what arrived, then no more
+            pipe.inbound.reader.notify()
+            socket._emit_event_safely("DISCONNECTED", 0, self.endpoint)
+        if pipe is not None and self._attached and not self._keeps_pipe():
+            socket._lifecycle.detach(pipe)
+            self._attached = False
+        return outcome
+
+    def _keeps_pipe(self) -> bool:
+        """Connect-side pipes outlive the connection unless attached only while connected."""
+        connector = self.connector
+        return connector is not None and connector.attach_early and not self.socket.closed

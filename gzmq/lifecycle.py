@@ -1,0 +1,114 @@
+"""Who owns what inside a socket, and how it all ends.
+
+One owner per object, nothing outlives its owner:
+- A socket owns its endpoints (``EndpointTable``): one handle per bind or connect, each with
+  ``close()`` (unbind/disconnect: stop now, drop what is queued) and ``shutdown()`` (the socket
+  is closing: stop taking new peers, deliver what is queued).
+- A socket owns every greenlet working for it (``SocketLifecycle.group``): accept loops,
+  connectors and engines. Closing the socket shuts every handle down, then lets the group run
+  for LINGER ms (forever with -1, not at all with 0) and kills what is left. The context waits
+  for that in ``term()``.
+- A greenlet that dies of an unexpected exception is recorded on the socket and re-raised from
+  the next blocking call, rather than merely printed by the hub.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Protocol
+
+import gevent
+from gevent.pool import Group
+
+from errno import ENOENT
+from .error import ZMQError
+from .pipe import Pipe, pipe_pair
+
+__all__ = ["EndpointHandle", "EndpointTable", "SocketLifecycle"]
+
+
+class EndpointHandle(Protocol):
+    def close(self) -> None: ...
+    def shutdown(self) -> None: ...
+
+
+class EndpointTable:
+    """Endpoint strings → handles, for unbind()/disconnect() and for closing."""
+
+    def __init__(self) -> None:
+        self._bound: dict[str, EndpointHandle] = {}
+        self._connected: dict[str, list[EndpointHandle]] = {}
+
+    def add_bound(self, names: list[str], handle: EndpointHandle) -> None:
+        for name in names:
+            self._bound[name] = handle
+
+    def add_connected(self, name: str, handle: EndpointHandle) -> None:
+        self._connected.setdefault(name, []).append(handle)
+
+    def remove_bound(self, name: str) -> None:
+        handle = self._bound.get(name)
+        if handle is None:
+            raise ZMQError(ENOENT)
+        for alias in [n for n, h in self._bound.items() if h is handle]:
+            del self._bound[alias]
+        handle.close()
+
+    def remove_connected(self, name: str) -> None:
+        handles = self._connected.pop(name, None)
+        if not handles:
+            raise ZMQError(ENOENT)
+        for handle in handles:
+            handle.close()
+
+    def handles(self) -> list[EndpointHandle]:
+        unique: dict[int, EndpointHandle] = {id(h): h for h in self._bound.values()}
+        for handles in self._connected.values():
+            unique.update((id(h), h) for h in handles)
+        return list(unique.values())
+
+
+class SocketLifecycle:
+    def __init__(self, socket: Any) -> None:
+        self.socket = socket
+        self.group = Group()
+        #: bind-side engines and inproc links that hold pipes, for shutting down on close
+        self.peers: set[Any] = set()
+
+    def spawn(self, function: Callable[..., Any], *args: Any) -> gevent.Greenlet:
+        return self.group.spawn(function, *args)
+
+    def new_pipe(self) -> tuple[Pipe, Pipe]:
+        """A pipe for a tcp/ipc peer: the socket's end wired to the socket's signals."""
+        options = self.socket._options
+        socket_end, engine_end = pipe_pair(options.sndhwm, options.rcvhwm)
+        socket_end.inbound.reader = self.socket._recv_signal
+        socket_end.outbound.writer = self.socket._send_signal
+        return socket_end, engine_end
+
+    def attach(self, pipe: Pipe) -> bool:
+        socket = self.socket
+        pipe.inbound.reader = socket._recv_signal
+        pipe.outbound.writer = socket._send_signal
+        accepted = socket._routing.attach(pipe)
+        socket._wake_all()
+        return accepted
+
+    def detach(self, pipe: Pipe) -> None:
+        self.socket._routing.detach(pipe)
+        self.socket._wake_all()
+
+    def close(self, linger: int) -> None:
+        for handle in self.socket._endpoints.handles():
+            handle.shutdown()
+        for peer in list(self.peers):
+            peer.shutdown()
+        if linger == 0 or not self.group:
+            self.group.kill(block=False)
+            return
+        reaper = gevent.spawn(self._reap, None if linger < 0 else linger / 1000.0)
+        self.socket.context._reapers.add(reaper)
+        reaper.link(self.socket.context._reapers.discard)
+
+    def _reap(self, timeout: Optional[float]) -> None:
+        self.group.join(timeout=timeout)
+        self.group.kill(block=True, timeout=1)

@@ -1,0 +1,122 @@
+"""Socket options as a table: what each one defaults to, whether it can be read, how it is checked.
+
+Defaults are libzmq 4.3.5's as read through pyzmq (``tests/test_options.py`` compares every one
+against a live pyzmq socket). The ``Options`` record is a plain object with one attribute per
+option (``options.sndhwm``), because routing strategies and engines read options on hot paths.
+
+Options that live elsewhere (RCVMORE, EVENTS, FD, TYPE, LAST_ENDPOINT, SUBSCRIBE, ...) are
+answered by the socket facade before it consults this table.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+from .constants import EINVAL, SocketOption, SocketType, _OptType
+from .error import ZMQError
+
+__all__ = ["Options", "DEFAULTS", "WRITE_ONLY", "READ_ONLY", "option_name"]
+
+O = SocketOption
+
+#: readable options and their defaults on a fresh socket (libzmq 4.3.5)
+DEFAULTS: dict[SocketOption, Union[int, bytes]] = {
+    O.AFFINITY: 0, O.ROUTING_ID: b"", O.RATE: 100, O.RECOVERY_IVL: 10000, O.SNDBUF: -1,
+    O.RCVBUF: -1, O.LINGER: -1, O.RECONNECT_IVL: 100, O.BACKLOG: 100, O.RECONNECT_IVL_MAX: 0,
+    O.MAXMSGSIZE: -1, O.SNDHWM: 1000, O.RCVHWM: 1000, O.MULTICAST_HOPS: 1, O.RCVTIMEO: -1,
+    O.SNDTIMEO: -1, O.TCP_KEEPALIVE: -1, O.TCP_KEEPALIVE_CNT: -1, O.TCP_KEEPALIVE_IDLE: -1,
+    O.TCP_KEEPALIVE_INTVL: -1, O.IMMEDIATE: 0, O.IPV6: 0, O.MECHANISM: 0, O.PLAIN_SERVER: 0,
+    O.PLAIN_USERNAME: b"", O.PLAIN_PASSWORD: b"", O.CURVE_SERVER: 0, O.CONFLATE: 0,
+    O.ZAP_DOMAIN: b"", O.TOS: 0, O.HANDSHAKE_IVL: 30000, O.SOCKS_PROXY: b"",
+    O.INVERT_MATCHING: 0, O.HEARTBEAT_IVL: 0, O.HEARTBEAT_TTL: 0, O.HEARTBEAT_TIMEOUT: -1,
+    O.CONNECT_TIMEOUT: 0, O.TCP_MAXRT: 0, O.THREAD_SAFE: 0, O.MULTICAST_MAXTPDU: 1500,
+    O.USE_FD: -1, O.BINDTODEVICE: b"", O.IPV4ONLY: 1, O.ZAP_ENFORCE_DOMAIN: 0,
+    O.LOOPBACK_FASTPATH: 0, O.MULTICAST_LOOP: 1, O.SOCKS_USERNAME: b"", O.SOCKS_PASSWORD: b"",
+    O.RECONNECT_STOP: 0,
+}
+
+#: options that may be set but not read back (reading gives EINVAL, as in libzmq)
+WRITE_ONLY: dict[SocketOption, Union[int, bytes]] = {
+    O.ROUTER_MANDATORY: 0, O.XPUB_VERBOSE: 0, O.XPUB_VERBOSER: 0, O.ROUTER_RAW: 0,
+    O.PROBE_ROUTER: 0, O.REQ_CORRELATE: 0, O.REQ_RELAXED: 0, O.ROUTER_HANDOVER: 0,
+    O.CONNECT_ROUTING_ID: b"", O.XPUB_NODROP: 0, O.XPUB_MANUAL: 0, O.XPUB_WELCOME_MSG: b"",
+    O.STREAM_NOTIFY: 1, O.METADATA: b"", O.ROUTER_NOTIFY: 0, O.ONLY_FIRST_SUBSCRIBE: 0,
+    O.HELLO_MSG: b"", O.DISCONNECT_MSG: b"", O.HICCUP_MSG: b"", O.IN_BATCH_SIZE: 8192,
+    O.OUT_BATCH_SIZE: 8192, O.XSUB_VERBOSE_UNSUBSCRIBE: 0, O.PRIORITY: 0, O.BUSY_POLL: 0,
+    O.XPUB_MANUAL_LAST_VALUE: 0,
+}
+
+#: options the facade computes; setting them is EINVAL
+READ_ONLY = frozenset({O.RCVMORE, O.FD, O.EVENTS, O.TYPE, O.LAST_ENDPOINT, O.MECHANISM,
+                       O.THREAD_SAFE, O.TOPICS_COUNT})
+
+#: smallest accepted value, where libzmq checks one (EINVAL below it)
+_MINIMUM: dict[SocketOption, int] = {
+    O.SNDHWM: 0, O.RCVHWM: 0, O.LINGER: -1, O.RCVTIMEO: -1, O.SNDTIMEO: -1,
+    O.RECONNECT_IVL: -1, O.RECONNECT_IVL_MAX: 0, O.BACKLOG: 0, O.MAXMSGSIZE: -1,
+    O.HANDSHAKE_IVL: 0, O.HEARTBEAT_IVL: 0, O.HEARTBEAT_TTL: 0, O.HEARTBEAT_TIMEOUT: -1,
+    O.CONNECT_TIMEOUT: 0, O.TCP_KEEPALIVE: -1, O.TCP_KEEPALIVE_CNT: -1,
+    O.TCP_KEEPALIVE_IDLE: -1, O.TCP_KEEPALIVE_INTVL: -1, O.SNDBUF: -1, O.RCVBUF: -1,
+}
+
+#: the boolean options; libzmq accepts only 0 or 1 for most of them
+_BOOLEAN = frozenset({
+    O.IMMEDIATE, O.IPV6, O.IPV4ONLY, O.PLAIN_SERVER, O.CURVE_SERVER, O.CONFLATE,
+    O.INVERT_MATCHING, O.ROUTER_MANDATORY, O.XPUB_VERBOSE, O.XPUB_VERBOSER, O.PROBE_ROUTER,
+    O.REQ_CORRELATE, O.REQ_RELAXED, O.ROUTER_HANDOVER, O.XPUB_NODROP, O.XPUB_MANUAL,
+})
+
+
+def option_name(option: SocketOption) -> str:
+    return option.name.lower()
+
+
+class Options:
+    """The option values of one socket, as attributes named like the option in lower case."""
+
+    def __init__(self, socket_type: int) -> None:
+        for option, value in DEFAULTS.items():
+            setattr(self, option_name(option), value)
+        for option, value in WRITE_ONLY.items():
+            setattr(self, option_name(option), value)
+        if socket_type in (SocketType.SUB, SocketType.XSUB):
+            self.linger = 0  # libzmq's XSUB constructor: pending subscriptions are not flushed
+
+    def get(self, option: SocketOption) -> Union[int, bytes]:
+        if option in DEFAULTS:
+            return getattr(self, option_name(option))  # type: ignore[no-any-return]
+        raise ZMQError(EINVAL)
+
+    def set(self, option: SocketOption, value: Any) -> None:
+        """Validate and store; ``TypeError`` for a value of the wrong kind, EINVAL if invalid."""
+        if option in READ_ONLY or (option not in DEFAULTS and option not in WRITE_ONLY):
+            raise ZMQError(EINVAL)
+        if option._opt_type is _OptType.bytes:
+            value = _as_bytes(value)
+            if option is O.ROUTING_ID and not 1 <= len(value) <= 255:
+                raise ZMQError(EINVAL)
+            if option is O.CONNECT_ROUTING_ID and len(value) > 255:
+                raise ZMQError(EINVAL)
+        else:
+            if isinstance(value, bool) or not isinstance(value, int):
+                if not isinstance(value, bool):
+                    raise TypeError(f"expected int, got: {value!r}")
+                value = int(value)
+            if value < _MINIMUM.get(option, -(2**63)):
+                raise ZMQError(EINVAL)
+            if option in _BOOLEAN and value not in (0, 1):
+                raise ZMQError(EINVAL)
+        setattr(self, option_name(option), value)
+        if option is O.IPV6:
+            self.ipv4only = 1 - value
+        elif option is O.IPV4ONLY:
+            self.ipv6 = 1 - value
+
+
+def _as_bytes(value: Any) -> bytes:
+    if isinstance(value, str):
+        raise TypeError("unicode not allowed, use setsockopt_string")
+    try:
+        return bytes(memoryview(value))
+    except TypeError:
+        raise TypeError(f"expected bytes, got: {value!r}") from None

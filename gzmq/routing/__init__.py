@@ -1,0 +1,29 @@
+"""Socket-type policy: which pipe a message goes to or comes from.
+
+``ROUTING`` is the one place that maps a socket type to its behaviour; nothing else in gzmq
+branches on socket types.
+"""
+
+from __future__ import annotations
+
+from ..constants import SocketType
+from .base import Routing
+from .pipeline import Pair, Pull, Push
+from .pubsub import Pub, Sub, XPub, XSub
+from .reqrep import Dealer, Rep, Req, Router
+
+__all__ = ["Routing", "ROUTING"]
+
+ROUTING: dict[int, type[Routing]] = {
+    SocketType.PAIR: Pair,
+    SocketType.PUB: Pub,
+    SocketType.SUB: Sub,
+    SocketType.REQ: Req,
+    SocketType.REP: Rep,
+    SocketType.DEALER: Dealer,
+    SocketType.ROUTER: Router,
+    SocketType.PULL: Pull,
+    SocketType.PUSH: Push,
+    SocketType.XPUB: XPub,
+    SocketType.XSUB: XSub,
+}

@@ -1,0 +1,59 @@
+"""The contract between the socket facade and a socket type's policy.
+
+A ``Routing`` decides which pipe an outgoing message goes to and which pipe the next incoming
+message comes from. It never blocks and never does I/O: ``send_nowait``/``recv_nowait`` raise
+``Again`` when they cannot proceed and the facade's single blocking loop waits and retries.
+libzmq's eight ``x*`` hooks become six here; there are no activation callbacks because the
+facade can always ask ``readable``/``writable`` directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ..constants import ENOTSUP
+from ..error import ZMQError
+from ..pipe import Pipe
+
+__all__ = ["Routing"]
+
+
+class Routing:
+    #: the ZMTP Socket-Type name, e.g. "DEALER"
+    socket_type = ""
+    #: ROUTER only learns whom a connect-side pipe leads to after the handshake, so it attaches
+    #: such pipes late; every other type attaches at connect() so messages queue up early.
+    attach_on_connect = True
+    #: False where libzmq answers ENOTSUP (PULL/SUB cannot send, PUSH/PUB cannot receive)
+    can_send = True
+    can_recv = True
+
+    def __init__(self, options: Any) -> None:
+        self.options = options
+        #: the pipe the last received message came from (for Frame.get() properties)
+        self.last_pipe: Optional[Pipe] = None
+
+    def attach(self, pipe: Pipe) -> bool:
+        """A peer is ready. Return False to refuse it (PAIR's second peer)."""
+        raise NotImplementedError
+
+    def detach(self, pipe: Pipe) -> None:
+        """The peer went away (or the socket is closing)."""
+        raise NotImplementedError
+
+    def hiccup(self, pipe: Pipe) -> None:
+        """``pipe`` was reconnected to a fresh peer: resend any state it must know."""
+
+    def send_nowait(self, msg: list[bytes]) -> None:
+        raise ZMQError(ENOTSUP)
+
+    def recv_nowait(self) -> list[bytes]:
+        raise ZMQError(ENOTSUP)
+
+    @property
+    def readable(self) -> bool:
+        return False
+
+    @property
+    def writable(self) -> bool:
+        return False

@@ -1,0 +1,203 @@
+"""The three strategies every socket type is made of, plus the publisher's subscription table.
+
+Modelled on libzmq's ``lb.cpp`` / ``fq.cpp`` / ``dist.cpp``, simplified because our pipes carry
+whole messages (no ``_more`` / ``_dropping`` / rollback state):
+
+- ``LoadBalancer``: round-robin over attached pipes, *skipping full ones*; ``Again`` only when
+  every pipe is full (or there is none). Simpler ports block on the "next" pipe instead.
+- ``FairQueue``: round-robin over pipes with something to read, one whole message at a time.
+  A pipe whose peer has gone is kept until drained, so nothing that arrived is lost.
+- ``Distributor``: a copy to each chosen pipe; a pipe at its high-water mark misses that message
+  (PUB never blocks).
+- ``Subscriptions``: topic prefix → set of pipes (not counted per pipe: the subscriber side
+  counts, and cancels only when its own count drops to zero, as libzmq does).
+
+Everything is synchronous and non-blocking; unit-testable with fake pipes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+from ..error import Again
+from ..pipe import Pipe
+
+__all__ = ["LoadBalancer", "FairQueue", "Distributor", "Subscriptions"]
+
+
+class LoadBalancer:
+    __slots__ = ("pipes", "_next")
+
+    def __init__(self) -> None:
+        self.pipes: list[Pipe] = []
+        self._next = 0  # index of the pipe that gets the next message
+
+    def attach(self, pipe: Pipe) -> None:
+        self.pipes.append(pipe)
+
+    def detach(self, pipe: Pipe) -> None:
+        try:
+            index = self.pipes.index(pipe)
+        except ValueError:
+            return
+        del self.pipes[index]
+        if index < self._next:
+            self._next -= 1
+
+    def send(self, msg: Any) -> Pipe:
+        """Put ``msg`` in the next pipe with room; return that pipe. ``Again`` if none."""
+        pipes = self.pipes
+        count = len(pipes)
+        start = self._next
+        for offset in range(count):
+            index = (start + offset) % count
+            pipe = pipes[index]
+            if pipe.writable:
+                pipe.send_nowait(msg)
+                self._next = index + 1
+                return pipe
+        raise Again()
+
+    @property
+    def writable(self) -> bool:
+        return any(pipe.writable for pipe in self.pipes)
+
+
+class FairQueue:
+    __slots__ = ("pipes", "_next")
+
+    def __init__(self) -> None:
+        self.pipes: list[Pipe] = []
+        self._next = 0
+
+    def attach(self, pipe: Pipe) -> None:
+        self.pipes.append(pipe)
+
+    def detach(self, pipe: Pipe) -> None:
+        """Forget ``pipe`` now if it is empty, else once the socket has read what it holds."""
+        pipe.detached = True
+        if not pipe.inbound.items:
+            self._remove(pipe)
+
+    def _remove(self, pipe: Pipe) -> None:
+        try:
+            index = self.pipes.index(pipe)
+        except ValueError:
+            return
+        del self.pipes[index]
+        if index < self._next:
+            self._next -= 1
+
+    def recv(self) -> tuple[Any, Pipe]:
+        """Take one item from the next pipe that has one; ``Again`` if none has."""
+        pipes = self.pipes
+        count = len(pipes)
+        start = self._next
+        for offset in range(count):
+            index = (start + offset) % count
+            pipe = pipes[index]
+            if pipe.inbound.items:
+                item = pipe.recv_nowait()
+                self._next = index + 1
+                if pipe.detached and not pipe.inbound.items:
+                    self._remove(pipe)
+                return item, pipe
+        raise Again()
+
+    @property
+    def readable(self) -> bool:
+        for pipe in self.pipes:
+            if pipe.inbound.items:
+                return True
+        return False
+
+
+class Distributor:
+    """Fan-out: the caller chooses the pipes; full pipes miss the message."""
+
+    __slots__ = ("pipes",)
+
+    def __init__(self) -> None:
+        self.pipes: list[Pipe] = []
+
+    def attach(self, pipe: Pipe) -> None:
+        self.pipes.append(pipe)
+
+    def detach(self, pipe: Pipe) -> None:
+        if pipe in self.pipes:
+            self.pipes.remove(pipe)
+
+    @staticmethod
+    def send_to(pipes: Iterable[Pipe], msg: Any) -> None:
+        for pipe in pipes:
+            if pipe.writable:
+                pipe.send_nowait(msg)
+
+    @staticmethod
+    def all_writable(pipes: Iterable[Pipe]) -> bool:
+        return all(pipe.writable for pipe in pipes)
+
+
+class Subscriptions:
+    """Publisher-side prefix table: which pipes want a message, by its first frame.
+
+    Matching looks up one slice per *distinct subscription length*, so its cost does not grow
+    with the size of the message nor with the number of subscribers of one topic.
+    """
+
+    __slots__ = ("_by_topic", "_lengths")
+
+    def __init__(self) -> None:
+        self._by_topic: dict[bytes, set[Pipe]] = {}
+        self._lengths: dict[int, int] = {}  # topic length -> number of topics of that length
+
+    def add(self, pipe: Pipe, topic: bytes) -> bool:
+        """Subscribe ``pipe``; True if nobody was subscribed to ``topic`` before."""
+        pipes = self._by_topic.get(topic)
+        if pipes is None:
+            self._by_topic[topic] = {pipe}
+            self._lengths[len(topic)] = self._lengths.get(len(topic), 0) + 1
+            return True
+        pipes.add(pipe)
+        return False
+
+    def remove(self, pipe: Pipe, topic: bytes) -> bool:
+        """Unsubscribe ``pipe``; True if that left ``topic`` with no subscriber at all."""
+        pipes = self._by_topic.get(topic)
+        if pipes is None or pipe not in pipes:
+            return False
+        pipes.discard(pipe)
+        if pipes:
+            return False
+        del self._by_topic[topic]
+        remaining = self._lengths[len(topic)] - 1
+        if remaining:
+            self._lengths[len(topic)] = remaining
+        else:
+            del self._lengths[len(topic)]
+        return True
+
+    def remove_pipe(self, pipe: Pipe) -> list[bytes]:
+        """Drop every subscription of ``pipe``; return the topics left with no subscriber."""
+        orphaned = []
+        for topic in [t for t, pipes in self._by_topic.items() if pipe in pipes]:
+            if self.remove(pipe, topic):
+                orphaned.append(topic)
+        return orphaned
+
+    def match(self, data: bytes) -> set[Pipe]:
+        matched: set[Pipe] = set()
+        size = len(data)
+        by_topic = self._by_topic
+        for length in self._lengths:
+            if length <= size:
+                pipes = by_topic.get(data[:length])
+                if pipes:
+                    matched.update(pipes)
+        return matched
+
+    def topics(self, pipe: Optional[Pipe] = None) -> list[bytes]:
+        return [t for t, pipes in self._by_topic.items() if pipe is None or pipe in pipes]
+
+    def __len__(self) -> int:
+        return len(self._by_topic)

@@ -1,0 +1,262 @@
+"""PUB, XPUB, SUB, XSUB (RFC 29), with libzmq's subscription rules.
+
+- Filtering happens at the publisher for tcp/ipc/inproc alike (prefix match on the first frame
+  only), and SUB filters again locally, so a peer that sends everything is still correct.
+- Subscriptions travel on pipes as ``SubscriptionCommand`` (what our SUB/XSUB generate) or as
+  ``\\x01topic`` / ``\\x00topic`` messages (what an XSUB application or a ZMTP 3.0 peer sends);
+  XPUB accepts both and always shows its application the ``\\x01``/``\\x00`` form.
+- The subscriber counts: subscribing twice needs two cancels, and CANCEL goes out only when the
+  count reaches zero. The publisher keeps a set of pipes per topic.
+- XPUB/PUB read their subscribers' pipes lazily, before each send/recv/poll, as libzmq does when
+  it processes pending commands. Engines queue subscriptions past the high-water mark, so a
+  publisher that never reads cannot stall its subscribers' connections.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Optional
+
+from ..error import Again
+from ..pipe import Pipe, SubscriptionCommand
+from .base import Routing
+from .primitives import Distributor, FairQueue, Subscriptions
+
+__all__ = ["Pub", "XPub", "Sub", "XSub"]
+
+
+def parse_subscription(item: Any) -> Optional[tuple[bool, bytes]]:
+    """(subscribe?, topic) if ``item`` is a subscription in either form, else None."""
+    if type(item) is SubscriptionCommand:
+        return item.subscribe, item.topic
+    first = item[0]
+    if first and first[0] <= 1:
+        return first[0] == 1, bytes(first[1:])
+    return None
+
+
+class XPub(Routing):
+    socket_type = "XPUB"
+    #: XPUB hands subscriptions and other upstream messages to its application; PUB drops them
+    delivers_upstream = True
+
+    def __init__(self, options: Any) -> None:
+        super().__init__(options)
+        self._dist = Distributor()
+        self._upstream = FairQueue()
+        self._subscriptions = Subscriptions()
+        self._for_application: deque[list[bytes]] = deque()
+
+    def attach(self, pipe: Pipe) -> bool:
+        self._dist.attach(pipe)
+        self._upstream.attach(pipe)
+        welcome = getattr(self.options, "xpub_welcome_msg", b"")
+        if welcome:
+            pipe.force_send([welcome])
+        return True
+
+    def detach(self, pipe: Pipe) -> None:
+        self._dist.detach(pipe)
+        self._upstream.detach(pipe)
+        for topic in self._subscriptions.remove_pipe(pipe):
+            if self.delivers_upstream:
+                self._for_application.append([b"\x00" + topic])
+
+    def _read_upstream(self) -> None:
+        upstream = self._upstream
+        while upstream.readable:
+            item, pipe = upstream.recv()
+            subscription = parse_subscription(item)
+            if subscription is None:
+                if self.delivers_upstream:
+                    self._for_application.append(item)
+                continue
+            subscribe, topic = subscription
+            if subscribe:
+                report = self._subscriptions.add(pipe, topic) or self.options.xpub_verbose \
+                    or self.options.xpub_verboser
+            else:
+                report = self._subscriptions.remove(pipe, topic) or self.options.xpub_verboser
+            if report and self.delivers_upstream:
+                self._for_application.append([(b"\x01" if subscribe else b"\x00") + topic])
+
+    def _targets(self, first_frame: bytes) -> set[Pipe]:
+        matched = self._subscriptions.match(first_frame)
+        if self.options.invert_matching:
+            return set(self._dist.pipes) - matched
+        return matched
+
+    def send_nowait(self, msg: list[bytes]) -> None:
+        self._read_upstream()
+        targets = self._targets(msg[0])
+        if self.options.xpub_nodrop and not Distributor.all_writable(targets):
+            raise Again()
+        Distributor.send_to(targets, msg)
+
+    def recv_nowait(self) -> list[bytes]:
+        self._read_upstream()
+        try:
+            return self._for_application.popleft()
+        except IndexError:
+            raise Again() from None
+
+    @property
+    def readable(self) -> bool:
+        self._read_upstream()
+        return bool(self._for_application)
+
+    @property
+    def writable(self) -> bool:
+        if self.options.xpub_nodrop:
+            return Distributor.all_writable(self._dist.pipes)
+        return True
+
+    @property
+    def subscription_count(self) -> int:
+        return len(self._subscriptions)
+
+
+class Pub(XPub):
+    socket_type = "PUB"
+    delivers_upstream = False
+    can_recv = False
+
+    def recv_nowait(self) -> list[bytes]:
+        return Routing.recv_nowait(self)  # ENOTSUP
+
+    @property
+    def readable(self) -> bool:
+        self._read_upstream()
+        return False
+
+
+class XSub(Routing):
+    """Fair-queued receive with no local filter; sends go to every publisher."""
+
+    socket_type = "XSUB"
+
+    def __init__(self, options: Any) -> None:
+        super().__init__(options)
+        self._fq = FairQueue()
+        self._all: list[Pipe] = []
+        self._topics: dict[bytes, int] = {}  # topic -> how many times subscribed
+
+    def attach(self, pipe: Pipe) -> bool:
+        self._fq.attach(pipe)
+        self._all.append(pipe)
+        for topic in self._topics:
+            pipe.force_send(SubscriptionCommand(True, topic))
+        return True
+
+    def detach(self, pipe: Pipe) -> None:
+        self._fq.detach(pipe)
+        if pipe in self._all:
+            self._all.remove(pipe)
+
+    def hiccup(self, pipe: Pipe) -> None:
+        """Reconnected: replace any queued subscription commands by the full current set."""
+        queued = pipe.outbound.items
+        kept = [item for item in queued if type(item) is not SubscriptionCommand]
+        queued.clear()
+        queued.extend(SubscriptionCommand(True, topic) for topic in self._topics)
+        queued.extend(kept)
+
+    # --- subscription bookkeeping shared with SUB -----------------------------------------
+
+    def _count_subscribe(self, topic: bytes) -> None:
+        self._topics[topic] = self._topics.get(topic, 0) + 1
+
+    def _count_cancel(self, topic: bytes) -> bool:
+        """True when this cancel removed the last subscription to ``topic``."""
+        count = self._topics.get(topic)
+        if count is None:
+            return False
+        if count > 1:
+            self._topics[topic] = count - 1
+            return False
+        del self._topics[topic]
+        return True
+
+    def _send_to_all(self, item: Any) -> None:
+        for pipe in self._all:
+            pipe.force_send(item)
+
+    # --- Routing ----------------------------------------------------------------------------
+
+    def send_nowait(self, msg: list[bytes]) -> None:
+        subscription = parse_subscription(msg) if len(msg) == 1 else None
+        if subscription is not None:
+            subscribe, topic = subscription
+            if subscribe:
+                self._count_subscribe(topic)
+            elif not self._count_cancel(topic):
+                return
+            self._send_to_all(msg)  # as data, exactly as the application wrote it
+            return
+        Distributor.send_to(self._all, msg)
+
+    def recv_nowait(self) -> list[bytes]:
+        msg, self.last_pipe = self._fq.recv()
+        return msg
+
+    @property
+    def readable(self) -> bool:
+        return self._fq.readable
+
+    @property
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def subscription_count(self) -> int:
+        return len(self._topics)
+
+
+class Sub(XSub):
+    """XSUB plus the ``subscribe``/``unsubscribe`` options and a local prefix filter."""
+
+    socket_type = "SUB"
+    can_send = False
+
+    def __init__(self, options: Any) -> None:
+        super().__init__(options)
+        self._ready: Optional[list[bytes]] = None  # one matching message read ahead by `readable`
+
+    def subscribe(self, topic: bytes) -> None:
+        self._count_subscribe(topic)
+        self._send_to_all(SubscriptionCommand(True, topic))
+
+    def unsubscribe(self, topic: bytes) -> None:
+        if self._count_cancel(topic):
+            self._send_to_all(SubscriptionCommand(False, topic))
+
+    def _wanted(self, first_frame: bytes) -> bool:
+        topics = self._topics
+        matched = b"" in topics or any(first_frame.startswith(t) for t in topics)
+        return matched != bool(self.options.invert_matching)
+
+    def send_nowait(self, msg: list[bytes]) -> None:
+        Routing.send_nowait(self, msg)  # ENOTSUP
+
+    def recv_nowait(self) -> list[bytes]:
+        ready = self._ready
+        if ready is not None:
+            self._ready = None
+            return ready
+        while True:
+            msg, self.last_pipe = self._fq.recv()
+            if self._wanted(msg[0]):
+                return msg
+
+    @property
+    def readable(self) -> bool:
+        if self._ready is None:
+            try:
+                self._ready = self.recv_nowait()
+            except Again:
+                return False
+        return True
+
+    @property
+    def writable(self) -> bool:
+        return False

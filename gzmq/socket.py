@@ -1,0 +1,610 @@
+"""The pyzmq-compatible ``Socket``: frames at the edge, whole messages inside.
+
+Theory of operation:
+- ``send(..., SNDMORE)`` collects frames per *greenlet* until the last one, so a multipart
+  message from one greenlet can never be interleaved with another greenlet's; the completed
+  ``list[bytes]`` is handed to the socket type's ``Routing`` in one piece. ``recv`` likewise
+  takes a whole message and hands its frames out one by one to the greenlet that asked.
+- ``_wait`` is the only blocking loop: try the non-blocking operation; on ``Again`` (and no
+  DONTWAIT) wait on the socket's signal, bounded by SNDTIMEO/RCVTIMEO, and retry. Every pipe
+  notifies the socket's signals, so a blocked greenlet cannot miss its wake-up, and closing the
+  socket or terminating the context wakes every waiter with ENOTSOCK / ETERM.
+- A send that never blocks still yields to the hub every ``YIELD_EVERY`` messages: without an
+  I/O thread, connection writers only run when the user's greenlet lets them (pyzmq #622).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import pickle
+import random
+import warnings
+from time import monotonic
+from typing import Any, Callable, Optional, Sequence, Union
+
+import gevent
+from greenlet import getcurrent
+
+from .constants import (
+    DONTWAIT, EADDRINUSE, EINVAL, ENOTSOCK, ENOTSUP, POLLIN, POLLOUT, SNDMORE, SocketOption,
+    SocketType, _OptType,
+)
+from .error import Again, ContextTerminated, ZMQBindError, ZMQError
+from .frame import Frame, MessageTracker, _FINISHED_TRACKER
+from .options import Options, WRITE_ONLY
+from .pipe import Pipe, Signal, pipe_pair
+from .routing import ROUTING
+from . import lifecycle, transports
+
+__all__ = ["Socket"]
+
+#: a sender that never blocks yields to the hub after this many messages, so connection
+#: writers and other greenlets run (libzmq has an I/O thread for that; we have the hub)
+YIELD_EVERY = 128
+
+_OWN_ATTRIBUTES = frozenset({"context", "copy_threshold"})
+
+
+class Socket:
+    """A ZeroMQ socket. Safe to use from any number of greenlets at once."""
+
+    _poller_class: Any = None  # set by gzmq.poll to its Poller (pyzmq's hook for Socket.poll)
+
+    def __init__(self, context: Any = None, socket_type: int = -1, **kwargs: Any) -> None:
+        if context is None:
+            from .context import Context
+            context = Context.instance()
+        try:
+            self._type = SocketType(socket_type)
+            routing_class = ROUTING[socket_type]
+        except (ValueError, KeyError):
+            raise ZMQError(EINVAL) from None
+        object.__setattr__(self, "context", context)
+        object.__setattr__(self, "copy_threshold", 65536)
+        self._options = Options(self._type)
+        self._routing = routing_class(self._options)
+        self._recv_signal = Signal()
+        self._send_signal = Signal()
+        self._closed = False
+        self._sends_since_yield = 0
+        self._partial_out: dict[Any, list[bytes]] = {}
+        self._partial_in: dict[Any, list[bytes]] = {}
+        self._last_frames_pipe: dict[Any, Optional[Pipe]] = {}
+        self._endpoints = lifecycle.EndpointTable()
+        self._lifecycle = lifecycle.SocketLifecycle(self)
+        self._last_endpoint = b""
+        self._monitor: Any = None
+        self._monitor_events = 0
+        self._fd: Any = None
+
+    # ----------------------------------------------------------------------------------------
+    # attribute-style options (pyzmq: ``s.linger = 0``, ``s.rcvhwm``)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            option = SocketOption[name.upper()]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}") from None
+        try:
+            return self.get(option)
+        except ZMQError as e:
+            raise AttributeError(f"{name} is write-only ({e})") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_") or name in _OWN_ATTRIBUTES or name in type(self).__dict__:
+            object.__setattr__(self, name, value)
+            return
+        try:
+            option = SocketOption[name.upper()]
+        except KeyError:
+            object.__setattr__(self, name, value)
+            return
+        if isinstance(value, str) and option in (SocketOption.SUBSCRIBE, SocketOption.UNSUBSCRIBE):
+            value = value.encode("utf-8")
+        self.set(option, value)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | {o.name.lower() for o in SocketOption})
+
+    # ----------------------------------------------------------------------------------------
+    # properties and options
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def type(self) -> SocketType:
+        return self._type
+
+    socket_type = type
+
+    @property
+    def underlying(self) -> int:
+        return id(self)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ZMQError(ENOTSOCK)
+
+    def set(self, option: int, optval: Any) -> None:
+        """Set an option (``setsockopt``): ``TypeError`` for the wrong kind, EINVAL if invalid."""
+        self._check_open()
+        option = _as_option(option)
+        if option in (SocketOption.SUBSCRIBE, SocketOption.UNSUBSCRIBE):
+            if isinstance(optval, str):
+                raise TypeError("unicode not allowed, use setsockopt_string")
+            if not hasattr(self._routing, "subscribe"):
+                raise ZMQError(EINVAL)
+            topic = bytes(memoryview(optval))
+            if option == SocketOption.SUBSCRIBE:
+                self._routing.subscribe(topic)
+            else:
+                self._routing.unsubscribe(topic)
+            return
+        self._options.set(option, optval)
+
+    setsockopt = set
+
+    def get(self, option: int) -> Any:
+        """Read an option (``getsockopt``); EINVAL for write-only or unknown ones."""
+        option = _as_option(option)
+        if self._closed:
+            raise ZMQError(ENOTSOCK)
+        if option == SocketOption.EVENTS:
+            return self._events()
+        if option == SocketOption.RCVMORE:
+            return int(bool(self._partial_in.get(getcurrent())))
+        if option == SocketOption.TYPE:
+            return int(self._type)
+        if option == SocketOption.LAST_ENDPOINT:
+            return self._last_endpoint
+        if option == SocketOption.FD:
+            return self.fileno()
+        if option == SocketOption.TOPICS_COUNT:
+            if not hasattr(self._routing, "subscription_count"):
+                raise ZMQError(EINVAL)
+            return self._routing.subscription_count
+        if option in WRITE_ONLY:
+            raise ZMQError(EINVAL)
+        return self._options.get(option)
+
+    getsockopt = get
+
+    def set_string(self, option: int, optval: str, encoding: str = "utf-8") -> None:
+        if not isinstance(optval, str):
+            raise TypeError(f"strings only, not {type(optval)}")
+        self.set(option, optval.encode(encoding))
+
+    setsockopt_string = setsockopt_unicode = set_unicode = set_string
+
+    def get_string(self, option: int, encoding: str = "utf-8") -> str:
+        option = _as_option(option)
+        if option._opt_type is not _OptType.bytes:
+            raise TypeError(f"option {option} will not return a string to be decoded")
+        return self.get(option).decode(encoding)
+
+    getsockopt_string = getsockopt_unicode = get_unicode = get_string
+
+    @property
+    def hwm(self) -> int:
+        return self.get(SocketOption.SNDHWM)
+
+    @hwm.setter
+    def hwm(self, value: int) -> None:
+        self.set(SocketOption.SNDHWM, value)
+        self.set(SocketOption.RCVHWM, value)
+
+    def get_hwm(self) -> int:
+        return self.hwm
+
+    def set_hwm(self, value: int) -> None:
+        self.hwm = value
+
+    def subscribe(self, topic: Union[str, bytes]) -> None:
+        if isinstance(topic, str):
+            topic = topic.encode("utf-8")
+        self.set(SocketOption.SUBSCRIBE, topic)
+
+    def unsubscribe(self, topic: Union[str, bytes]) -> None:
+        if isinstance(topic, str):
+            topic = topic.encode("utf-8")
+        self.set(SocketOption.UNSUBSCRIBE, topic)
+
+    def _events(self) -> int:
+        if self._fd is not None:
+            self._fd.drain()
+        events = 0
+        if self._routing.readable or self._partial_in.get(getcurrent()):
+            events |= POLLIN
+        if self._routing.writable:
+            events |= POLLOUT
+        return events
+
+    def fileno(self) -> int:
+        """An fd that becomes readable when the socket's state may have changed (ZMQ_FD)."""
+        self._check_open()
+        if self._fd is None:
+            from .poll import EdgeFD
+            self._fd = EdgeFD(self._recv_signal, self._send_signal)
+        return self._fd.fileno()
+
+    # ----------------------------------------------------------------------------------------
+    # endpoints
+
+    def bind(self, addr: Union[str, bytes]) -> "_EndpointContext":
+        """Bind to ``addr``; returns a context manager that unbinds on exit."""
+        self._check_open()
+        addr = _as_address(addr)
+        try:
+            resolved = transports.bind(self, addr)
+        except ZMQError as e:
+            self._emit_event_safely("BIND_FAILED", e.errno, addr)
+            raise _with_address(e, addr) from None
+        self._last_endpoint = resolved.encode()
+        return _EndpointContext(self, resolved, self.unbind)
+
+    def connect(self, addr: Union[str, bytes]) -> "_EndpointContext":
+        """Connect to ``addr`` (asynchronous: messages queue until the peer is up)."""
+        self._check_open()
+        addr = _as_address(addr)
+        try:
+            resolved = transports.connect(self, addr)
+        except ZMQError as e:
+            raise _with_address(e, addr) from None
+        self._last_endpoint = resolved.encode()
+        return _EndpointContext(self, addr, self.disconnect)
+
+    def unbind(self, addr: Union[str, bytes]) -> None:
+        self._check_open()
+        addr = _as_address(addr)
+        try:
+            self._endpoints.remove_bound(addr)
+        except ZMQError as e:
+            raise _with_address(e, addr) from None
+
+    def disconnect(self, addr: Union[str, bytes]) -> None:
+        self._check_open()
+        addr = _as_address(addr)
+        try:
+            self._endpoints.remove_connected(addr)
+        except ZMQError as e:
+            raise _with_address(e, addr) from None
+
+    def bind_to_random_port(self, addr: str, min_port: int = 49152, max_port: int = 65536,
+                            max_tries: int = 100) -> int:
+        """Bind ``addr`` (no port) to a random port in [min_port, max_port); return the port."""
+        if min_port == 49152 and max_port == 65536:
+            self.bind(f"{addr}:*")
+            return int(self._last_endpoint.decode().rsplit(":", 1)[-1])
+        for _ in range(max_tries):
+            port = random.randrange(min_port, max_port)
+            try:
+                self.bind(f"{addr}:{port}")
+            except ZMQError as e:
+                if e.errno in (EADDRINUSE, 13):  # in use, or EACCES on privileged ports
+                    continue
+                raise
+            return port
+        raise ZMQBindError("Could not bind socket to random port.")
+
+    # ----------------------------------------------------------------------------------------
+    # sending
+
+    def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False,
+             routing_id: Any = None, group: Any = None) -> Optional[MessageTracker]:
+        """Send one frame; with SNDMORE it waits for the rest of the message."""
+        if self._closed:
+            raise ZMQError(ENOTSOCK)
+        frame = _frame_bytes(data)
+        current = getcurrent()
+        if flags & SNDMORE:
+            if not self._routing_can("send_nowait"):
+                raise ZMQError(ENOTSUP)
+            self._partial_out.setdefault(current, []).append(frame)
+            return _FINISHED_TRACKER if track else None
+        parts = self._partial_out.pop(current, None) if self._partial_out else None
+        if parts is None:
+            self._send_message([frame], flags)
+        else:
+            parts.append(frame)
+            self._send_message(parts, flags)
+        return _FINISHED_TRACKER if track else None
+
+    def send_multipart(self, msg_parts: Sequence[Any], flags: int = 0, copy: bool = True,
+                       track: bool = False, **kwargs: Any) -> Optional[MessageTracker]:
+        """Send a whole message atomically (never interleaved with another greenlet's)."""
+        frames = []
+        for index, part in enumerate(msg_parts):
+            if isinstance(part, (bytes, Frame)):
+                frames.append(part.bytes if isinstance(part, Frame) else part)
+                continue
+            try:
+                frames.append(_frame_bytes(part))
+            except TypeError:
+                raise TypeError(f"Frame {index} ({part!r:.32}) does not support the buffer "
+                                "interface.") from None
+        if not frames:
+            raise ValueError("send_multipart requires at least one frame")
+        if flags & SNDMORE:
+            for frame in frames:
+                self.send(frame, SNDMORE)
+            return _FINISHED_TRACKER if track else None
+        if self._closed:
+            raise ZMQError(ENOTSOCK)
+        pending = self._partial_out.pop(getcurrent(), None) if self._partial_out else None
+        self._send_message(pending + frames if pending else frames, flags)
+        return _FINISHED_TRACKER if track else None
+
+    def _send_message(self, msg: list[bytes], flags: int) -> None:
+        send_nowait = self._routing.send_nowait
+        try:
+            send_nowait(msg)
+        except Again:
+            if flags & DONTWAIT:
+                raise
+            self._wait(lambda: send_nowait(msg), self._send_signal, self._options.sndtimeo)
+        self._sends_since_yield += 1
+        if self._sends_since_yield >= YIELD_EVERY:
+            self._sends_since_yield = 0
+            gevent.sleep(0)
+
+    def _routing_can(self, operation: str) -> bool:
+        return getattr(type(self._routing), "can_" + operation.split("_")[0], True)
+
+    # ----------------------------------------------------------------------------------------
+    # receiving
+
+    def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        """Receive one frame (bytes, or a ``Frame`` with copy=False)."""
+        if self._closed:
+            raise ZMQError(ENOTSOCK)
+        current = getcurrent()
+        rest = self._partial_in.get(current) if self._partial_in else None
+        if rest:
+            data = rest.pop(0)
+            more = bool(rest)
+            if not more:
+                del self._partial_in[current]
+            return data if copy else self._frame(data, more)
+        msg = self._recv_message(flags)
+        if len(msg) > 1:
+            self._partial_in[current] = msg[1:]
+        return msg[0] if copy else self._frame(msg[0], len(msg) > 1)
+
+    def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
+        """Receive every (remaining) frame of one message."""
+        if self._closed:
+            raise ZMQError(ENOTSOCK)
+        rest = self._partial_in.pop(getcurrent(), None) if self._partial_in else None
+        msg = rest if rest else self._recv_message(flags)
+        if copy:
+            return msg
+        last = len(msg) - 1
+        return [self._frame(part, index < last) for index, part in enumerate(msg)]
+
+    def _recv_message(self, flags: int) -> list[bytes]:
+        recv_nowait = self._routing.recv_nowait
+        try:
+            return recv_nowait()
+        except Again:
+            if flags & DONTWAIT:
+                raise
+            return self._wait(recv_nowait, self._recv_signal, self._options.rcvtimeo)
+
+    def _frame(self, data: bytes, more: bool) -> Frame:
+        frame = Frame(data)
+        frame.more = more
+        pipe = self._routing.last_pipe
+        if pipe is not None:
+            frame._properties = pipe.properties
+        return frame
+
+    def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> int:
+        data = self.recv(flags)
+        view = memoryview(buffer).cast("B")
+        size = nbytes or len(view)
+        count = min(size, len(data))
+        view[:count] = data[:count]
+        return len(data)
+
+    # ----------------------------------------------------------------------------------------
+    # the one blocking loop
+
+    def _wait(self, operation: Callable[[], Any], signal: Signal, timeout_ms: int) -> Any:
+        if timeout_ms == 0:
+            raise Again()
+        deadline = None if timeout_ms < 0 else monotonic() + timeout_ms / 1000.0
+        while True:
+            if self._closed:
+                raise ZMQError(ENOTSOCK)
+            if self.context._terminated:
+                raise ContextTerminated()
+            if deadline is None:
+                signal.wait()
+            else:
+                remaining = deadline - monotonic()
+                if remaining <= 0 or not signal.wait(remaining):
+                    # one last try: the wake-up and the deadline may have coincided
+                    if self._closed or self.context._terminated:
+                        continue
+                    return operation()
+            if self._closed or self.context._terminated:
+                continue
+            try:
+                return operation()
+            except Again:
+                continue
+
+    def _wake_all(self) -> None:
+        self._recv_signal.notify()
+        self._send_signal.notify()
+
+    # ----------------------------------------------------------------------------------------
+    # strings, json, pickles, serializers
+
+    def send_string(self, u: str, flags: int = 0, copy: bool = True, encoding: str = "utf-8",
+                    **kwargs: Any) -> Optional[MessageTracker]:
+        if not isinstance(u, str):
+            raise TypeError("str objects only")
+        return self.send(u.encode(encoding), flags=flags, copy=copy, **kwargs)
+
+    send_unicode = send_string
+
+    def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
+        return codecs.decode(self.recv(flags=flags), encoding)
+
+    recv_unicode = recv_string
+
+    def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> Optional[MessageTracker]:
+        send_kwargs = {k: kwargs.pop(k) for k in ("routing_id", "group") if k in kwargs}
+        msg = json.dumps(obj, **kwargs).encode("utf8")
+        return self.send(msg, flags=flags, **send_kwargs)
+
+    def recv_json(self, flags: int = 0, **kwargs: Any) -> Any:
+        return json.loads(self.recv(flags), **kwargs)
+
+    def send_pyobj(self, obj: Any, flags: int = 0, protocol: int = pickle.DEFAULT_PROTOCOL,
+                   **kwargs: Any) -> Optional[MessageTracker]:
+        return self.send(pickle.dumps(obj, protocol), flags=flags, **kwargs)
+
+    def recv_pyobj(self, flags: int = 0) -> Any:
+        return pickle.loads(self.recv(flags))
+
+    def send_serialized(self, msg: Any, serialize: Callable[[Any], list], flags: int = 0,
+                        copy: bool = True, **kwargs: Any) -> Optional[MessageTracker]:
+        return self.send_multipart(serialize(msg), flags=flags, copy=copy, **kwargs)
+
+    def recv_serialized(self, deserialize: Callable[[list], Any], flags: int = 0,
+                        copy: bool = True) -> Any:
+        return deserialize(self.recv_multipart(flags, copy=copy))
+
+    # ----------------------------------------------------------------------------------------
+    # polling and monitoring
+
+    def poll(self, timeout: Optional[int] = None, flags: int = POLLIN) -> int:
+        """Wait up to ``timeout`` ms for ``flags``; return the events that are ready."""
+        if self._closed:
+            raise ZMQError(ENOTSUP)
+        poller = self._poller_class()
+        poller.register(self, flags)
+        return dict(poller.poll(timeout)).get(self, 0)
+
+    def monitor(self, addr: Optional[Union[str, bytes]], events: int = 0xFFFF) -> None:
+        """Publish this socket's events on a PAIR socket bound at ``inproc://`` ``addr``."""
+        from .monitor import start_monitor
+        self._check_open()
+        start_monitor(self, addr, events)
+
+    def get_monitor_socket(self, events: Optional[int] = None, addr: Optional[str] = None) -> Any:
+        from .monitor import get_monitor_socket
+        return get_monitor_socket(self, events, addr)
+
+    def disable_monitor(self) -> None:
+        self.monitor(None, 0)
+
+    def _emit_event(self, event_name: str, value: int, endpoint: str) -> None:
+        if self._monitor is not None:
+            from .monitor import emit
+            emit(self, event_name, value, endpoint)
+
+    def _emit_event_safely(self, event_name: str, value: int, endpoint: str) -> None:
+        if self._monitor is not None:
+            try:
+                self._emit_event(event_name, value, endpoint)
+            except ZMQError:
+                pass
+
+    # ----------------------------------------------------------------------------------------
+    # closing
+
+    def close(self, linger: Optional[int] = None) -> None:
+        """Close now; queued messages keep going for LINGER ms in the background."""
+        if self._closed:
+            return
+        if linger is not None:
+            self._options.linger = linger
+        self._closed = True
+        self._wake_all()
+        if self._monitor is not None:
+            from .monitor import stop_monitor
+            stop_monitor(self)
+        self._lifecycle.close(self._options.linger)
+        if self._fd is not None:
+            self._fd.close()
+        self.context._socket_closed(self)
+
+    def __enter__(self) -> "Socket":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __copy__(self) -> "Socket":
+        return self
+
+    __deepcopy__ = lambda self, memo: self  # noqa: E731
+
+    def __repr__(self) -> str:
+        closed = " closed" if self._closed else ""
+        module = getattr(self.context, "_repr_module", "zmq")
+        return f"<{module}.{type(self).__name__}(zmq.{self._type.name}) at {hex(id(self))}{closed}>"
+
+
+class _EndpointContext:
+    """What bind()/connect() return: usable as ``with s.bind(url):`` to unbind on exit."""
+
+    def __init__(self, socket: Socket, addr: str, undo: Callable[[str], None]) -> None:
+        self.socket = socket
+        self.addr = addr
+        self._undo = undo
+
+    def __enter__(self) -> Socket:
+        return self.socket
+
+    def __exit__(self, *exc: Any) -> None:
+        if not self.socket.closed:
+            self._undo(self.addr)
+
+    def __repr__(self) -> str:
+        return f"<endpoint {self.addr!r}>"
+
+
+def _as_option(option: int) -> SocketOption:
+    try:
+        return SocketOption(option)
+    except ValueError:
+        raise ZMQError(EINVAL) from None
+
+
+def _as_address(addr: Union[str, bytes]) -> str:
+    if isinstance(addr, bytes):
+        return addr.decode("utf-8")
+    if not isinstance(addr, str):
+        raise TypeError(f"expected str, got: {addr!r}")
+    return addr
+
+
+def _with_address(error: ZMQError, addr: str) -> ZMQError:
+    error.strerror = f"{error.strerror} (addr={addr!r})"
+    return error
+
+
+def _frame_bytes(data: Any) -> bytes:
+    if type(data) is bytes:
+        return data
+    if isinstance(data, Frame):
+        return data.bytes
+    if isinstance(data, str):
+        raise TypeError("unicode not allowed, use send_string")
+    try:
+        return bytes(memoryview(data))
+    except TypeError:
+        raise TypeError(f"expected bytes or a buffer, got: {data!r:.50}") from None
+
+
+def _unused(*_: Any) -> None:  # keeps linters quiet about names kept for pyzmq parity
+    warnings.warn("unused", stacklevel=2)

@@ -1,0 +1,133 @@
+"""inproc:// — two sockets of one Context joined by a pipe; no engine, no codec, no copies.
+
+- bind and connect work in either order: connecting to a name nobody has bound yet creates the
+  pipe at once (messages queue) and the binder adopts it when it binds.
+- Each direction's high-water mark is the sender's SNDHWM plus the receiver's RCVHWM (libzmq;
+  0 on either side means unbounded).
+- Routing ids and Socket-Type are exchanged the way a ZMTP handshake would, so a ROUTER sees
+  an inproc peer's ROUTING_ID and ``Frame.get('Socket-Type')`` works.
+- Closing one side stops its writing; the other side still reads what was already queued.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..constants import EADDRINUSE, SOCKET_TYPE_NAMES
+from ..error import ZMQError
+from ..pipe import pipe_pair
+
+__all__ = ["bind", "connect", "InprocLink"]
+
+
+def _sum_hwm(sndhwm: int, rcvhwm: int) -> int:
+    return 0 if not sndhwm or not rcvhwm else sndhwm + rcvhwm
+
+
+class InprocLink:
+    """One connect() to an inproc name: a pipe between the connecter and (later) the binder."""
+
+    def __init__(self, connecter: Any, name: str) -> None:
+        self.connecter = connecter
+        self.binder: Any = None
+        self.name = name
+        options = connecter._options
+        self.connect_end, self.bind_end = pipe_pair(options.sndhwm, options.rcvhwm)
+        self.connect_end.endpoint = self.bind_end.endpoint = f"inproc://{name}"
+        self.bind_end.routing_id = options.routing_id
+        self.bind_end.properties = {"Socket-Type": _type_name(connecter)}
+        if options.connect_routing_id:
+            self.connect_end.routing_id = options.connect_routing_id
+            options.connect_routing_id = b""
+        self._connect_attached = False
+        self._left: set[int] = set()  # ids of the sockets that have stopped using the link
+        if connecter._routing.attach_on_connect and not options.immediate:
+            self._connect_attached = connecter._lifecycle.attach(self.connect_end)
+        connecter._lifecycle.peers.add(self)
+
+    def join(self, binder: Any) -> None:
+        """The name is bound (now or earlier): finish wiring both ends."""
+        self.binder = binder
+        c_opts, b_opts = self.connecter._options, binder._options
+        self.connect_end.outbound.hwm = _sum_hwm(c_opts.sndhwm, b_opts.rcvhwm)
+        self.bind_end.outbound.hwm = _sum_hwm(b_opts.sndhwm, c_opts.rcvhwm)
+        if not self.connect_end.routing_id:
+            self.connect_end.routing_id = b_opts.routing_id
+        self.connect_end.properties = {"Socket-Type": _type_name(binder)}
+        binder._lifecycle.peers.add(self)
+        binder._lifecycle.attach(self.bind_end)
+        if not self._connect_attached:
+            self._connect_attached = self.connecter._lifecycle.attach(self.connect_end)
+
+    def _leave(self, socket: Any) -> None:
+        """``socket`` stops using the link: it writes no more and its peer drains then forgets."""
+        if id(socket) in self._left:
+            return
+        self._left.add(id(socket))
+        mine, theirs, peer = (
+            (self.connect_end, self.bind_end, self.binder) if socket is self.connecter
+            else (self.bind_end, self.connect_end, self.connecter))
+        mine.close_writing()
+        mine.close_reading()
+        socket._lifecycle.peers.discard(self)
+        socket._lifecycle.detach(mine)
+        if peer is not None and not peer.closed:
+            peer._lifecycle.peers.discard(self)
+            peer._lifecycle.detach(theirs)
+
+    def shutdown(self) -> None:
+        """A socket at one end is closing (the lifecycle calls this for both ends)."""
+        for socket in (self.connecter, self.binder):
+            if socket is not None and socket.closed:
+                self._leave(socket)
+
+    def close(self) -> None:
+        """disconnect() on the connecting socket."""
+        pending = self.connecter.context._inproc_pending.get(self.name)
+        if pending and self in pending:
+            pending.remove(self)
+        self._leave(self.connecter)
+
+
+def _type_name(socket: Any) -> bytes:
+    return SOCKET_TYPE_NAMES[int(socket._type)].encode()
+
+
+class _InprocBinding:
+    """The handle a bind() registers: unbind forgets the name; live links stay."""
+
+    def __init__(self, socket: Any, name: str) -> None:
+        self.socket = socket
+        self.name = name
+
+    def close(self) -> None:
+        registry = self.socket.context._inproc
+        if registry.get(self.name) is self.socket:
+            del registry[self.name]
+
+    shutdown = close
+
+
+def bind(socket: Any, name: str) -> str:
+    context = socket.context
+    if name in context._inproc:
+        raise ZMQError(EADDRINUSE)
+    context._inproc[name] = socket
+    endpoint = f"inproc://{name}"
+    socket._endpoints.add_bound([endpoint], _InprocBinding(socket, name))
+    for link in context._inproc_pending.pop(name, []):
+        link.join(socket)
+    return endpoint
+
+
+def connect(socket: Any, name: str) -> str:
+    context = socket.context
+    link = InprocLink(socket, name)
+    endpoint = f"inproc://{name}"
+    socket._endpoints.add_connected(endpoint, link)
+    binder = context._inproc.get(name)
+    if binder is not None and not binder.closed:
+        link.join(binder)
+    else:
+        context._inproc_pending.setdefault(name, []).append(link)
+    return endpoint

@@ -1,0 +1,159 @@
+"""tcp:// addresses, listening and dialling, with libzmq's rules.
+
+- bind: ``*`` is every interface (``0.0.0.0``, or ``::`` dual-stack with the ``ipv6`` option);
+  a host name or an interface name (``lo``) resolves to its first address; port ``*`` or ``0``
+  is ephemeral. IPv6 literals need the ``ipv6`` option (else ENODEV, as libzmq).
+- connect: the name is resolved when dialling, so connect() never blocks on DNS; ``*`` as a
+  host or port is EINVAL.
+- Every connection gets TCP_NODELAY; listeners get SO_REUSEADDR (libzmq does both).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket as stdsocket
+from typing import Any, Callable, Optional
+
+from gevent import socket as gsocket
+
+from errno import ENODEV
+
+from ..constants import EINVAL
+from ..error import ZMQError
+
+__all__ = ["listen", "parse_connect_address", "dial", "configure_stream", "peer_address"]
+
+
+def _split_host_port(address: str) -> tuple[str, str]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port:
+        raise ZMQError(EINVAL)
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, port
+
+
+def _port_number(port: str, allow_wildcard: bool) -> int:
+    if port == "*":
+        if not allow_wildcard:
+            raise ZMQError(EINVAL)
+        return 0
+    try:
+        number = int(port)
+    except ValueError:
+        raise ZMQError(EINVAL) from None
+    if number < 0:
+        raise ZMQError(EINVAL)
+    return number & 0xFFFF  # libzmq parses with atoi into a uint16
+
+
+def _interface_address(name: str) -> Optional[str]:
+    """The IPv4 address of a network interface called ``name`` (Linux), if there is one."""
+    try:
+        import fcntl
+        import struct
+
+        probe = stdsocket.socket(stdsocket.AF_INET, stdsocket.SOCK_DGRAM)
+        try:
+            packed = fcntl.ioctl(probe.fileno(), 0x8915,  # SIOCGIFADDR
+                                 struct.pack("256s", name.encode()[:15]))
+        finally:
+            probe.close()
+        return stdsocket.inet_ntoa(packed[20:24])
+    except (OSError, ImportError):
+        return None
+
+
+def _resolve_bind_host(host: str, ipv6: bool) -> tuple[int, str]:
+    if host == "*":
+        return (stdsocket.AF_INET6, "::") if ipv6 else (stdsocket.AF_INET, "0.0.0.0")
+    if ":" in host:
+        if not ipv6:
+            raise ZMQError(ENODEV)
+        return stdsocket.AF_INET6, host
+    interface = _interface_address(host)
+    if interface is not None:
+        return stdsocket.AF_INET, interface
+    family = stdsocket.AF_UNSPEC if ipv6 else stdsocket.AF_INET
+    try:
+        info = gsocket.getaddrinfo(host, None, family, stdsocket.SOCK_STREAM)
+    except OSError:
+        raise ZMQError(ENODEV) from None
+    return info[0][0], info[0][4][0]
+
+
+def format_endpoint(family: int, sockaddr: tuple) -> str:
+    host, port = sockaddr[0], sockaddr[1]
+    if family == stdsocket.AF_INET6:
+        return f"tcp://[{host}]:{port}"
+    return f"tcp://{host}:{port}"
+
+
+def listen(address: str, options: Any) -> tuple[gsocket.socket, str, Callable[[], None]]:
+    host, port = _split_host_port(address)
+    family, ip = _resolve_bind_host(host, bool(options.ipv6))
+    number = _port_number(port, allow_wildcard=True)
+    listener = gsocket.socket(family, stdsocket.SOCK_STREAM)
+    try:
+        listener.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_REUSEADDR, 1)
+        if family == stdsocket.AF_INET6 and host == "*":
+            listener.setsockopt(stdsocket.IPPROTO_IPV6, stdsocket.IPV6_V6ONLY, 0)
+        listener.bind((ip, number))
+        listener.listen(max(options.backlog, 1))
+    except OSError as e:
+        listener.close()
+        raise ZMQError(e.errno or errno.EINVAL) from None
+    return listener, format_endpoint(family, listener.getsockname()), lambda: None
+
+
+def parse_connect_address(address: str, options: Any) -> tuple[str, int, bool]:
+    if ";" in address:  # "source;destination": the source part is not supported yet
+        address = address.split(";", 1)[1]
+    host, port = _split_host_port(address)
+    if host == "*":
+        raise ZMQError(EINVAL)
+    return host, _port_number(port, allow_wildcard=False), bool(options.ipv6)
+
+
+def dial(target: tuple[str, int, bool], options: Any) -> gsocket.socket:
+    """Connect a stream to ``target``; raises OSError (the connector retries)."""
+    host, port, ipv6 = target
+    family = stdsocket.AF_UNSPEC if ipv6 else stdsocket.AF_INET
+    if ":" in host and not ipv6:
+        raise OSError(errno.EAFNOSUPPORT, "IPv6 address needs the ipv6 option")
+    infos = gsocket.getaddrinfo(host, port, family, stdsocket.SOCK_STREAM)
+    timeout = options.connect_timeout / 1000.0 if options.connect_timeout > 0 else None
+    last_error: OSError = OSError(errno.EHOSTUNREACH, "no address")
+    for info_family, kind, proto, _, sockaddr in infos:
+        stream = gsocket.socket(info_family, kind, proto)
+        try:
+            stream.settimeout(timeout)
+            stream.connect(sockaddr)
+            stream.settimeout(None)
+        except OSError as e:
+            stream.close()
+            last_error = e
+            continue
+        configure_stream(stream, options)
+        return stream
+    raise last_error
+
+
+def configure_stream(stream: gsocket.socket, options: Any) -> None:
+    """Socket options for every connection, dialled or accepted."""
+    stream.setsockopt(stdsocket.IPPROTO_TCP, stdsocket.TCP_NODELAY, 1)
+    if options.tcp_keepalive == 1:
+        stream.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_KEEPALIVE, 1)
+        for option, name in ((options.tcp_keepalive_idle, "TCP_KEEPIDLE"),
+                             (options.tcp_keepalive_intvl, "TCP_KEEPINTVL"),
+                             (options.tcp_keepalive_cnt, "TCP_KEEPCNT")):
+            if option > 0 and hasattr(stdsocket, name):
+                stream.setsockopt(stdsocket.IPPROTO_TCP, getattr(stdsocket, name), option)
+
+
+def peer_address(stream: gsocket.socket) -> str:
+    """What libzmq reports as Peer-Address: the numeric IP, no port."""
+    try:
+        return str(stream.getpeername()[0])
+    except OSError:
+        return ""

@@ -1,0 +1,1 @@
+"""pyzmq's ``zmq.utils`` helpers that user code imports."""

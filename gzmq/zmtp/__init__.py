@@ -1,0 +1,61 @@
+"""Sans-IO ZMTP 3.x: bytes in, events out; messages in, bytes out.
+
+Speaks the wire protocol exactly like libzmq 4.3.5 (see shared/spec/zmtp.md).
+
+Rule: this package imports nothing outside the standard library and
+``gzmq.zmtp`` itself -- no gevent, greenlet, socket, select, time, and nothing
+else from ``gzmq``.  A test imports it with those modules poisoned.
+
+Typical use by an engine::
+
+    conn = Connection("DEALER", NullMechanism())
+    stream.sendall(conn.initiate())
+    while True:
+        events = conn.receive_data(stream.recv(65536))   # may raise ProtocolError
+        stream.sendall(conn.data_to_send())
+        for event in events: ...
+"""
+
+from __future__ import annotations
+
+from .codec import encode_message
+from .connection import Connection, ConnectionState
+from .errors import LocalProtocolError, ProtocolError, ProtocolErrorCode, ZMTPError
+from .events import (
+    AuthRequest,
+    Cancel,
+    Event,
+    HandshakeComplete,
+    Message,
+    PeerError,
+    Ping,
+    Pong,
+    Subscribe,
+)
+from .mechanism import Mechanism, MechanismStatus, NullMechanism
+from .sockettypes import COMPATIBLE, SOCKET_TYPE_NUMBERS, is_compatible
+
+__all__ = [
+    "Connection",
+    "ConnectionState",
+    "Mechanism",
+    "MechanismStatus",
+    "NullMechanism",
+    "Event",
+    "HandshakeComplete",
+    "Message",
+    "Subscribe",
+    "Cancel",
+    "Ping",
+    "Pong",
+    "PeerError",
+    "AuthRequest",
+    "ZMTPError",
+    "ProtocolError",
+    "LocalProtocolError",
+    "ProtocolErrorCode",
+    "COMPATIBLE",
+    "SOCKET_TYPE_NUMBERS",
+    "is_compatible",
+    "encode_message",
+]

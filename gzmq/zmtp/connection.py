@@ -1,0 +1,424 @@
+"""``Connection``: one ZMTP 3.x conversation as a sans-IO state machine.
+
+Bytes go in through :meth:`Connection.receive_data` and come back as events;
+bytes to write come out of :meth:`~Connection.data_to_send`,
+:meth:`~Connection.send_message` and friends.  No I/O, no clock, no threads:
+the engine owns the socket and the timers.
+
+Phases (``conn.state``)::
+
+    GREETING --peer's 64 bytes OK--> HANDSHAKE --mechanism READY--> READY
+        |                               |                             |
+        +--------- ProtocolError / PeerError / (nothing else) -------> CLOSED
+
+* GREETING.  ``initiate()`` gives our first 11 bytes (signature + major).
+  The other 53 are queued once the peer's first 11 bytes look like ZMTP 3,
+  exactly like libzmq's staged greeting (zmtp.md §2.2): waiting for all 64
+  before answering would deadlock against libzmq.  Each byte is checked as
+  soon as it arrives.
+* HANDSHAKE.  Only command frames, all handed to the mechanism.  A message
+  frame here is UNEXPECTED_COMMAND.  Socket-Type is checked as soon as the
+  mechanism has parsed the peer's metadata.
+* READY.  Messages and commands.  PING is answered (PONG queued), SUBSCRIBE
+  and CANCEL become events, every other command -- late READY/ERROR, JOIN,
+  unknown names -- is ignored, as libzmq does.  Commands may sit between two
+  frames of a multipart message without disturbing it.
+* CLOSED.  Terminal.  Feeding or sending raises ``LocalProtocolError``;
+  ``data_to_send()`` returns ``b""`` (a dead connection writes nothing).
+
+Receive buffering lives in :class:`~gzmq.zmtp.reader.FrameReader` (O(n) for
+large frames, one copy per body).  Input that is not ``bytes`` (a reused
+``bytearray``/``memoryview``) is copied on entry, so parts handed out are
+always fresh, immutable ``bytes``.
+
+Output ordering: ``data_to_send()`` holds protocol output in the order it was
+produced.  Messages are encoded by the caller (``send_message`` /
+``encode_messages``) and written by the engine; they are only allowed in
+READY, i.e. after the peer's READY arrived (libzmq drops a peer that sends
+data earlier, zmtp.md §11).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+
+from .codec import (
+    FLAG_COMMAND, FLAG_MORE, GREETING_SIZE, SNIFF_SIZE, check_greeting_prefix,
+    decode_greeting, encode_command, encode_frame, encode_greeting, encode_message,
+    encode_messages_into, encode_metadata, parse_ping, ping_body, pong_body, split_command,
+)
+from .errors import LocalProtocolError, ProtocolError, ProtocolErrorCode
+from .events import Cancel, Event, HandshakeComplete, PeerError, Ping, Pong, Subscribe
+from .mechanism import Mechanism, MechanismStatus, NullMechanism
+from .reader import FrameReader
+from .sockettypes import COMPATIBLE, SENDS_IDENTITY
+
+__all__ = ["ConnectionState", "Connection"]
+
+
+class ConnectionState(enum.Enum):
+    GREETING = "GREETING"
+    HANDSHAKE = "HANDSHAKE"
+    READY = "READY"
+    CLOSED = "CLOSED"
+
+
+GREETING = ConnectionState.GREETING
+HANDSHAKE = ConnectionState.HANDSHAKE
+READY = ConnectionState.READY
+CLOSED = ConnectionState.CLOSED
+
+
+class Connection:
+    """The ZMTP state machine for one peer.
+
+    :param socket_type: our Socket-Type (``"DEALER"`` ...); sent in metadata
+        and used to judge the peer's.
+    :param mechanism: a fresh :class:`Mechanism` (default NULL).
+    :param identity: our ``ZMQ_ROUTING_ID`` (0..255 bytes).  Sent as the
+        ``Identity`` property iff we are REQ, DEALER or ROUTER, even empty.
+    :param metadata: application properties, names starting with ``X-``;
+        sent sorted by name after Socket-Type/Identity (libzmq order).
+    :param max_message_size: per-frame limit (``ZMQ_MAXMSGSIZE``); -1 = none.
+    :raises ValueError: a socket type without ZMTP, or bad identity/metadata.
+    """
+
+    def __init__(
+        self,
+        socket_type: str,
+        mechanism: Mechanism | None = None,
+        identity: bytes = b"",
+        metadata: Mapping[str, bytes] | None = None,
+        max_message_size: int = -1,
+    ) -> None:
+        if not COMPATIBLE.get(socket_type):
+            raise ValueError(f"socket type {socket_type!r} does not speak ZMTP")
+        if len(identity) > 255:
+            raise ValueError("routing id is limited to 255 bytes")
+        self.socket_type = socket_type
+        self.mechanism: Mechanism = mechanism if mechanism is not None else NullMechanism()
+        self.identity = bytes(identity)
+        self.max_message_size = max_message_size
+        self.state = GREETING
+        #: Peer greeting version; ``None`` until its greeting has arrived.
+        #: ``peer_minor`` is the raw byte (0 = ZMTP 3.0).
+        self.peer_major: int | None = None
+        self.peer_minor: int | None = None
+        #: Peer metadata (names as received) once the handshake parsed it.
+        self.peer_properties: dict[str, bytes] = {}
+        self.peer_socket_type: str | None = None
+
+        self._greeting = encode_greeting(
+            self.mechanism.name, self.mechanism.as_server, len(self.identity)
+        )
+        self._metadata = self._build_metadata(metadata or {})
+        self._encrypts = self.mechanism.encrypts
+        self._reader = FrameReader(max_message_size)
+        self._initiated = False
+        self._rest_queued = False  # greeting bytes 11..63 queued
+        self._sub_commands = False  # peer takes SUBSCRIBE/CANCEL commands (3.1)
+        self._props_checked = False
+        self._out: list[bytes] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"<Connection {self.socket_type} {self.mechanism.name.decode()} "
+            f"{self.state.name} peer={self.peer_socket_type}>"
+        )
+
+    def _build_metadata(self, extra: Mapping[str, bytes]) -> bytes:
+        props = [("Socket-Type", self.socket_type.encode("ascii"))]
+        if self.socket_type in SENDS_IDENTITY:
+            props.append(("Identity", self.identity))
+        # libzmq keeps them in a std::map<std::string>: byte-wise name order.
+        for name in sorted(extra, key=lambda k: k.encode("latin-1")):
+            if not name.startswith("X-") or len(name.encode("latin-1")) > 255:
+                raise ValueError(f"metadata names must start with 'X-': {name!r}")
+            props.append((name, bytes(extra[name])))
+        return encode_metadata(props)
+
+    # ------------------------------------------------------------ sending
+
+    def initiate(self) -> bytes:
+        """Our first 11 greeting bytes; write them as soon as connected.
+
+        :raises LocalProtocolError: called twice.
+        """
+        if self._initiated:
+            raise LocalProtocolError("initiate() was already called")
+        self._initiated = True
+        return self._greeting[:SNIFF_SIZE]
+
+    def data_to_send(self) -> bytes:
+        """Drain protocol output (greeting rest, handshake, PONGs); may be b""."""
+        out = self._out
+        if not out:
+            return b""
+        self._out = []
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def send_message(self, parts: Sequence[bytes]) -> bytes:
+        """Wire bytes of one whole message.
+
+        :raises LocalProtocolError: not READY, or no parts.
+        """
+        self._require_ready()
+        if not self._encrypts:
+            return encode_message(parts)
+        chunks: list[bytes] = []
+        self._encrypt_into((parts,), chunks)
+        return b"".join(chunks)
+
+    def encode_messages(self, messages: Iterable[Sequence[bytes]], out: list[bytes]) -> None:
+        """Append wire chunks for many messages to *out* (writer fast path).
+
+        Without encryption the part objects themselves are appended after
+        their headers: bodies are not copied.
+
+        :raises LocalProtocolError: not READY, or a message with no parts.
+        """
+        self._require_ready()
+        if self._encrypts:
+            self._encrypt_into(messages, out)
+        else:
+            encode_messages_into(messages, out)
+
+    def subscribe(self, topic: bytes) -> bytes:
+        """SUBSCRIBE command to a 3.1 peer, else the 3.0 message ``01 topic``."""
+        self._require_ready()
+        if self._sub_commands:
+            return self._command_frame(b"\x09SUBSCRIBE" + topic)
+        return self._data_frame(b"\x01" + topic)
+
+    def cancel(self, topic: bytes) -> bytes:
+        """CANCEL command to a 3.1 peer, else the 3.0 message ``00 topic``."""
+        self._require_ready()
+        if self._sub_commands:
+            return self._command_frame(b"\x06CANCEL" + topic)
+        return self._data_frame(b"\x00" + topic)
+
+    def ping(self, ttl_ms: int = 0, context: bytes = b"") -> bytes:
+        """PING carrying our TTL in deciseconds (``ttl_ms // 100``, libzmq).
+
+        :raises LocalProtocolError: not READY, TTL > 6553.5 s, context > 16 bytes.
+        """
+        self._require_ready()
+        return self._command_frame(ping_body(ttl_ms // 100, context))
+
+    def auth_reply(
+        self,
+        status_code: bytes,
+        user_id: bytes = b"",
+        metadata: Mapping[str, bytes] | None = None,
+    ) -> list[Event]:
+        """Hand a ZAP verdict to the mechanism; return the resulting events.
+
+        :raises LocalProtocolError: not in HANDSHAKE, or nothing pending.
+        :raises ProtocolError: the mechanism refuses the reply.
+        """
+        if self.state is not HANDSHAKE:
+            raise LocalProtocolError(f"auth_reply() in state {self.state.name}")
+        events: list[Event] = []
+        try:
+            self._queue_commands(self.mechanism.auth_reply(status_code, user_id, metadata or {}))
+            self._check_mechanism(events)
+        except ProtocolError as err:
+            err.events = events
+            self._close()
+            raise
+        return events
+
+    def _require_ready(self) -> None:
+        if self.state is not READY:
+            raise LocalProtocolError(f"cannot send in state {self.state.name}")
+
+    def _queue_commands(self, bodies: list[bytes]) -> None:
+        # Handshake commands are never encrypted by the framing layer (CURVE
+        # boxes their contents itself).
+        for body in bodies:
+            self._out.append(encode_command(body))
+
+    def _command_frame(self, body: bytes) -> bytes:
+        if self._encrypts:
+            return self.mechanism.encode_frame(body, FLAG_COMMAND)
+        return encode_command(body)
+
+    def _data_frame(self, body: bytes) -> bytes:
+        if self._encrypts:
+            return self.mechanism.encode_frame(body, 0)
+        return encode_frame(body)
+
+    def _encrypt_into(self, messages: Iterable[Sequence[bytes]], out: list[bytes]) -> None:
+        encode = self.mechanism.encode_frame
+        for parts in messages:
+            last = len(parts) - 1
+            if last < 0:
+                raise LocalProtocolError("a message needs at least one part")
+            for i, part in enumerate(parts):
+                out.append(encode(bytes(part), FLAG_MORE if i < last else 0))
+
+    # ---------------------------------------------------------- receiving
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
+        """Feed bytes read from the peer; return the events they complete.
+
+        :raises ProtocolError: the peer broke ZMTP; the connection is now
+            CLOSED.  ``err.events`` holds events completed before the fault.
+        :raises LocalProtocolError: CLOSED, or ``initiate()`` not called yet.
+        """
+        if self.state is CLOSED:
+            raise LocalProtocolError("connection is closed")
+        if not self._initiated:
+            raise LocalProtocolError("call initiate() before receive_data()")
+        if type(data) is not bytes:
+            data = bytes(data)  # never keep a view of the caller's buffer
+        events: list[Event] = []
+        if not data:
+            return events
+        reader = self._reader
+        try:
+            pos = 0
+            if reader.pending is not None:
+                done = reader.finish_pending(data)
+                if done is None:
+                    return events
+                flags, body, pos = done
+                self._handle_frame(flags, body, events)
+            elif reader.tail:
+                data = reader.tail + data
+                reader.tail = b""
+            self._parse(data, pos, events)
+        except ProtocolError as err:
+            err.events = events
+            self._close()
+            raise
+        return events
+
+    def _close(self) -> None:
+        self.state = CLOSED
+        self._out = []
+        self._reader.reset()
+
+    def _parse(self, data: bytes, pos: int, events: list[Event]) -> None:
+        # Phase dispatch.  Each step consumes what it can and returns the new
+        # offset, or -1 once the reader has stored the remainder.
+        n = len(data)
+        while pos < n:
+            state = self.state
+            if state is READY and not self._encrypts:
+                self._reader.read_plain(data, pos, events, self._ready_command)
+                return
+            if state is GREETING:
+                pos = self._parse_greeting(data, events)
+            elif state is CLOSED:
+                return  # after PeerError the rest is meaningless
+            else:
+                frame = self._reader.next_frame(data, pos)
+                if frame is None:
+                    return
+                flags, body, pos = frame
+                self._handle_frame(flags, body, events)
+            if pos < 0:
+                return
+
+    def _parse_greeting(self, data: bytes, events: list[Event]) -> int:
+        # Invariant: the greeting starts at offset 0 (a partial greeting is
+        # kept whole in the reader's tail and re-joined).
+        check_greeting_prefix(data[:SNIFF_SIZE])
+        if len(data) >= SNIFF_SIZE and not self._rest_queued:
+            self._rest_queued = True
+            self._out.append(self._greeting[SNIFF_SIZE:])
+        if len(data) < GREETING_SIZE:
+            self._reader.tail = data
+            return -1
+        greeting = decode_greeting(data)
+        if greeting.mechanism != self._greeting[12:32]:
+            # libzmq closes without sending anything more (no ERROR).
+            peer = greeting.mechanism.rstrip(b"\0")
+            raise ProtocolError(
+                f"mechanism mismatch: peer {peer!r}, ours {self.mechanism.name!r}",
+                ProtocolErrorCode.ZMTP_MECHANISM_MISMATCH,
+            )
+        self.peer_major, self.peer_minor = greeting.major, greeting.minor
+        # Major 2 and >= 4 are treated as 3.1 (libzmq select_handshake_fun).
+        self._sub_commands = greeting.major != 3 or greeting.minor >= 1
+        self.state = HANDSHAKE
+        self._queue_commands(self.mechanism.start(self._metadata))
+        self._check_mechanism(events)
+        return GREETING_SIZE
+
+    def _handle_frame(self, flags: int, body: bytes, events: list[Event]) -> None:
+        # General path for one frame (handshake, encrypted traffic, and the
+        # body that completed a pending frame).
+        state = self.state
+        if state is READY:
+            if self._encrypts:
+                flags, body = self.mechanism.decode_frame(flags, body)
+            if flags & FLAG_COMMAND:
+                self._ready_command(body, events)
+            else:
+                self._reader.add_part(flags, body, events)
+        elif state is HANDSHAKE:
+            if not flags & FLAG_COMMAND:
+                raise ProtocolError(
+                    "message frame during the handshake",
+                    ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND,
+                )
+            replies = self.mechanism.receive_command(body)
+            self._check_peer_properties()  # before any reply goes out
+            self._queue_commands(replies)
+            self._check_mechanism(events)
+        # CLOSED (PeerError just emitted): drop.
+
+    def _ready_command(self, body: bytes, events: list[Event]) -> None:
+        name, data = split_command(body)
+        if name == b"PING":
+            ttl, context = parse_ping(data)
+            # Reply at once, like libzmq; the engine only has to flush.
+            self._out.append(self._command_frame(pong_body(context)))
+            events.append(Ping(ttl * 100, context))
+        elif name == b"PONG":
+            events.append(Pong(data))
+        elif name == b"SUBSCRIBE":
+            events.append(Subscribe(data))
+        elif name == b"CANCEL":
+            events.append(Cancel(data))
+        # Anything else (READY, ERROR, JOIN, LEAVE, unknown) is ignored, as
+        # libzmq's zmtp_engine does after the handshake [verified].
+
+    def _check_peer_properties(self) -> None:
+        if self._props_checked:
+            return
+        props = self.mechanism.peer_properties
+        if props is None:
+            return
+        self._props_checked = True
+        self.peer_properties = props
+        peer_type = props.get("Socket-Type")
+        if peer_type is None:
+            return  # libzmq accepts a peer that does not say [verified]
+        self.peer_socket_type = peer_type.decode("latin-1")
+        if self.peer_socket_type not in COMPATIBLE[self.socket_type]:
+            # libzmq: parse_metadata fails; PLAIN/CURVE report INVALID_METADATA,
+            # NULL reports no code at all.  We use INVALID_METADATA throughout.
+            raise ProtocolError(
+                f"{self.socket_type} cannot talk to {self.peer_socket_type!r}",
+                ProtocolErrorCode.ZMTP_INVALID_METADATA,
+            )
+
+    def _check_mechanism(self, events: list[Event]) -> None:
+        mechanism = self.mechanism
+        request = mechanism.take_auth_request()
+        if request is not None:
+            events.append(request)
+        self._check_peer_properties()
+        status = mechanism.status
+        if status is MechanismStatus.READY:
+            self.state = READY
+            events.append(HandshakeComplete(dict(self.peer_properties), mechanism.user_id))
+        elif status is MechanismStatus.ERROR:
+            if mechanism.peer_error is None:
+                raise ProtocolError("mechanism failed without a reason")
+            events.append(PeerError(mechanism.peer_error))
+            self._close()

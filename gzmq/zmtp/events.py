@@ -1,0 +1,158 @@
+"""Events returned by :meth:`gzmq.zmtp.Connection.receive_data`.
+
+Each event is a small plain class with ``__slots__``.  They are not frozen
+dataclasses because :class:`Message` is built once per received message on
+the hottest path of the library, and a trivial ``__init__`` is several times
+cheaper than a frozen dataclass's ``object.__setattr__`` dance.  Treat all
+events as read-only anyway.
+
+Invariants:
+
+* ``Message.parts`` holds immutable ``bytes`` only -- never views into a
+  buffer the Connection will reuse -- and always at least one part.
+* ``HandshakeComplete`` is emitted exactly once per connection, before any
+  ``Message``/``Subscribe``/``Cancel``/``Ping``/``Pong`` of that connection.
+* ``Subscribe``/``Cancel`` come only from ZMTP 3.1 *commands*.  A message frame
+  ``b"\\x01topic"`` is an ordinary :class:`Message`: whether it means
+  "subscribe" depends on the socket type, which only the socket layer knows.
+* ``PeerError`` is the last event of a connection; it is emitted, not raised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "Event",
+    "HandshakeComplete",
+    "Message",
+    "Subscribe",
+    "Cancel",
+    "Ping",
+    "Pong",
+    "PeerError",
+    "AuthRequest",
+]
+
+
+class Event:
+    """Base class: equality and ``repr`` from ``__slots__`` (used by tests)."""
+
+    __slots__ = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Event)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:  # events hold lists/dicts: keep them unhashable
+        raise TypeError(f"unhashable type: {type(self).__name__!r}")
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{name}={getattr(self, name)!r}" for name in self.__slots__
+        )
+        return f"{type(self).__name__}({fields})"
+
+
+class HandshakeComplete(Event):
+    """The security handshake finished; messages may flow both ways now.
+
+    ``properties`` are the peer's READY (NULL, PLAIN server) or INITIATE
+    (PLAIN/CURVE client) metadata, names exactly as received (libzmq treats
+    names case-sensitively).  ``user_id`` is the ZAP ``User-Id`` (empty
+    without ZAP).
+    """
+
+    __slots__ = ("properties", "user_id")
+
+    def __init__(self, properties: dict[str, bytes], user_id: bytes = b"") -> None:
+        self.properties = properties
+        self.user_id = user_id
+
+
+class Message(Event):
+    """One whole multipart message from the peer."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self.parts = parts
+
+
+class Subscribe(Event):
+    """A ZMTP 3.1 ``SUBSCRIBE`` command (topic may be empty)."""
+
+    __slots__ = ("topic",)
+
+    def __init__(self, topic: bytes) -> None:
+        self.topic = topic
+
+
+class Cancel(Event):
+    """A ZMTP 3.1 ``CANCEL`` command."""
+
+    __slots__ = ("topic",)
+
+    def __init__(self, topic: bytes) -> None:
+        self.topic = topic
+
+
+class Ping(Event):
+    """The peer sent ``PING``; the ``PONG`` reply is already queued.
+
+    ``ttl_ms`` is the peer's TTL converted from deciseconds (0 = none): if
+    nothing at all arrives from the peer within it, the engine should drop the
+    connection.  ``context`` is the full received context (the PONG echoes at
+    most its first 16 bytes, like libzmq).
+    """
+
+    __slots__ = ("ttl_ms", "context")
+
+    def __init__(self, ttl_ms: int, context: bytes) -> None:
+        self.ttl_ms = ttl_ms
+        self.context = context
+
+
+class Pong(Event):
+    """The peer answered one of our PINGs (only proof of liveness)."""
+
+    __slots__ = ("context",)
+
+    def __init__(self, context: bytes) -> None:
+        self.context = context
+
+
+class PeerError(Event):
+    """The peer sent ``ERROR`` during the handshake; the connection is closed.
+
+    ``reason`` is the raw reason text (libzmq sends the ZAP status code,
+    ``b"400"``, ``b"500"`` ...).  Per RFC 37 and libzmq this is fatal: do not
+    reconnect with the same credentials.
+    """
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: bytes) -> None:
+        self.reason = reason
+
+
+class AuthRequest(Event):
+    """A mechanism asks the engine for a ZAP decision (RFC 27).
+
+    Not produced by NULL without ZAP; reserved for PLAIN/CURVE/ZAP.  The
+    engine forwards it to the ZAP handler, adding what only it knows (domain,
+    peer address, our routing id), then calls ``Connection.auth_reply()``.
+    ``credentials`` are the mechanism-specific ZAP frames (PLAIN: username,
+    password; CURVE: the client's 32-byte public key; NULL: none).
+    """
+
+    __slots__ = ("mechanism", "credentials")
+
+    def __init__(self, mechanism: bytes, credentials: list[bytes]) -> None:
+        self.mechanism = mechanism
+        self.credentials = credentials

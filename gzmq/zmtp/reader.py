@@ -1,0 +1,181 @@
+"""``FrameReader``: receive-side buffering for one Connection.
+
+The Connection decides what frames *mean*; the reader only cuts a byte
+stream into frames and, on the hot path, frames into messages.  This is the
+receive hot path of the whole library, so its rules are about cost:
+
+* Input is parsed in place, by offset, from the ``bytes`` the caller gave.
+  Nothing is copied per frame except the body itself (``data[a:b]`` -- one
+  copy, into the immutable ``bytes`` the application keeps).
+* Only two things survive between calls:
+
+  - ``tail``: an incomplete frame header (< 9 bytes) or a partial greeting
+    (< 64), re-joined with the next input.  It is small by construction, so
+    the join costs at most one copy of the next input.
+  - the *pending body*: once a header is known but its body is not complete,
+    the received chunks are kept as they are and joined once at the end.  A
+    16 MiB frame fed in 64 KiB pieces therefore costs O(n), not O(n^2).
+
+* Every frame size is checked against the limit (``ZMQ_MAXMSGSIZE``, and in
+  any case the top bit of the 64-bit size) *before* anything is buffered, so
+  a hostile size never makes us allocate.
+
+Frames of a multipart message accumulate in ``parts`` until the frame
+without MORE; command frames between them leave ``parts`` alone (libzmq may
+slip a PONG between two frames of a large message, zmtp.md §4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .codec import FLAG_COMMAND, FLAG_LONG, FLAG_MORE, MAX_FRAME_SIZE, unpack_u64_from
+from .errors import ProtocolError
+from .events import Event, Message
+
+__all__ = ["FrameReader"]
+
+
+class FrameReader:
+    """Frame splitter with partial-input state (see module docstring)."""
+
+    __slots__ = ("tail", "parts", "pending", "_limit", "_pending_flags", "_pending_need")
+
+    def __init__(self, max_message_size: int = -1) -> None:
+        #: Unparsed bytes (partial header or greeting) from the last call.
+        self.tail = b""
+        #: Frames of the message being assembled.
+        self.parts: list[bytes] = []
+        #: Chunks of a body whose header has been read, else None.
+        self.pending: list[bytes] | None = None
+        # One comparison per frame covers both ZMQ_MAXMSGSIZE and the top bit.
+        self._limit = (
+            min(max_message_size, MAX_FRAME_SIZE) if max_message_size >= 0 else MAX_FRAME_SIZE
+        )
+        self._pending_flags = 0
+        self._pending_need = 0
+
+    def reset(self) -> None:
+        """Forget everything (the connection is closed)."""
+        self.tail = b""
+        self.parts = []
+        self.pending = None
+
+    def finish_pending(self, data: bytes) -> tuple[int, bytes, int] | None:
+        """Feed *data* to the pending body.
+
+        Returns ``(flags, body, consumed)`` once the body is complete, or
+        ``None`` if all of *data* was absorbed and more is needed.
+        """
+        chunks = self.pending
+        assert chunks is not None
+        need = self._pending_need
+        if len(data) < need:
+            chunks.append(data)
+            self._pending_need = need - len(data)
+            return None
+        chunks.append(data[:need])
+        self.pending = None
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return self._pending_flags, body, need
+
+    def next_frame(self, data: bytes, pos: int) -> tuple[int, bytes, int] | None:
+        """``(flags, body, end)`` of the frame at *pos* (general path).
+
+        Returns ``None`` if the frame is incomplete; the remainder is then
+        stored (tail or pending) and the caller must stop parsing *data*.
+
+        :raises ProtocolError: size over the limit or with the top bit set.
+        """
+        left = len(data) - pos
+        if left >= 2:
+            flags = data[pos]
+            if not flags & FLAG_LONG:
+                size, start = data[pos + 1], pos + 2
+            elif left >= 9:
+                size, start = unpack_u64_from(data, pos + 1)[0], pos + 9
+            else:
+                self.tail = data[pos:]
+                return None
+            if size > self._limit:
+                self._too_large(size)
+            end = start + size
+            if end <= len(data):
+                return flags, data[start:end], end
+            self._begin_pending(flags, data, start, size)
+            return None
+        self.tail = data[pos:]
+        return None
+
+    def add_part(self, flags: int, body: bytes, events: list[Event]) -> None:
+        """Add one message frame; emit the Message when it is the last."""
+        self.parts.append(body)
+        if not flags & FLAG_MORE:
+            events.append(Message(self.parts))
+            self.parts = []
+
+    def read_plain(
+        self,
+        data: bytes,
+        pos: int,
+        events: list[Event],
+        on_command: Callable[[bytes, list[Event]], None],
+    ) -> None:
+        """Parse every frame of *data* from *pos*: the READY fast path.
+
+        Message frames are assembled here; command bodies go to
+        *on_command*.  Deliberately inlines :meth:`next_frame` and
+        :meth:`add_part` -- two calls per frame would dominate the cost of
+        small messages.
+        """
+        n = len(data)
+        parts = self.parts
+        limit = self._limit
+        emit = events.append
+        try:
+            while True:
+                left = n - pos
+                if left < 2:
+                    break
+                flags = data[pos]
+                if flags & FLAG_LONG:
+                    if left < 9:
+                        break
+                    size = unpack_u64_from(data, pos + 1)[0]
+                    start = pos + 9
+                else:
+                    size = data[pos + 1]
+                    start = pos + 2
+                if size > limit:
+                    self._too_large(size)
+                end = start + size
+                if end > n:
+                    self._begin_pending(flags, data, start, size)
+                    return
+                if flags & FLAG_COMMAND:
+                    on_command(data[start:end], events)
+                else:
+                    parts.append(data[start:end])
+                    if not flags & FLAG_MORE:
+                        emit(Message(parts))
+                        parts = []
+                pos = end
+            if pos < n:
+                self.tail = data[pos:]
+        finally:
+            self.parts = parts
+
+    def _begin_pending(self, flags: int, data: bytes, start: int, size: int) -> None:
+        have = len(data) - start
+        # data[start:] is data itself when start == 0: no copy for the common
+        # "chunk begins exactly at a large body" case.
+        self.pending = [data[start:]] if have else []
+        self._pending_flags = flags
+        self._pending_need = size - have
+
+    @staticmethod
+    def _too_large(size: int) -> None:
+        if size > MAX_FRAME_SIZE:
+            raise ProtocolError(f"frame size {size:#x} has the top bit set")
+        # libzmq: EMSGSIZE from the decoder, connection dropped.
+        raise ProtocolError(f"frame of {size} bytes exceeds max_message_size")
