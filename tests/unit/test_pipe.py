@@ -1,0 +1,92 @@
+"""Pipes and signals, without sockets or networks."""
+
+import gevent
+import pytest
+
+from gzmq.error import Again
+from gzmq.pipe import Signal, SubscriptionCommand, pipe_pair
+
+
+def test_items_cross_over_in_order():
+    a, b = pipe_pair(10, 10)
+    a.send_nowait([b"1"])
+    a.send_nowait([b"2", b"x"])
+    assert b.recv_nowait() == [b"1"]
+    assert b.recv_nowait() == [b"2", b"x"]
+    with pytest.raises(Again):
+        b.recv_nowait()
+
+
+def test_high_water_mark_counts_messages_per_direction():
+    a, b = pipe_pair(2, 5)
+    a.send_nowait([b"1"])
+    a.send_nowait([b"2"])
+    assert not a.writable
+    with pytest.raises(Again):
+        a.send_nowait([b"3"])
+    assert b.writable  # the other direction has its own mark
+    b.recv_nowait()
+    assert a.writable
+
+
+def test_zero_hwm_is_unbounded():
+    a, b = pipe_pair(0, 0)
+    for i in range(5000):
+        a.send_nowait([b"%d" % i])
+    assert len(b.inbound.items) == 5000
+
+
+def test_force_send_ignores_hwm_but_not_a_closed_reader():
+    a, b = pipe_pair(1, 1)
+    a.send_nowait([b"1"])
+    a.force_send(SubscriptionCommand(True, b"t"))
+    assert len(b.inbound.items) == 2
+    b.close_reading()
+    a.force_send([b"late"])
+    assert not b.inbound.items
+
+
+def test_signals_fire_on_put_and_get():
+    a, b = pipe_pair(1, 1)
+    seen = []
+    b.inbound.reader.add_watcher(lambda: seen.append("readable"))
+    a.outbound.writer.add_watcher(lambda: seen.append("room"))
+    a.send_nowait([b"x"])
+    b.recv_nowait()
+    assert seen == ["readable", "room"]
+
+
+def test_close_writing_lets_the_reader_drain_first():
+    a, b = pipe_pair(10, 10)
+    a.send_nowait([b"last"])
+    a.close_writing()
+    assert not b.peer_gone
+    assert b.recv_nowait() == [b"last"]
+    assert b.peer_gone
+
+
+def test_signal_wakes_every_waiter_once():
+    signal = Signal()
+    woken = []
+
+    def waiter(n):
+        assert signal.wait(5)
+        woken.append(n)
+
+    greenlets = [gevent.spawn(waiter, n) for n in range(50)]
+    gevent.sleep(0)
+    signal.notify()
+    signal.notify()  # a second notify before they run must not be lost or double-count
+    gevent.joinall(greenlets, timeout=5, raise_error=True)
+    assert sorted(woken) == list(range(50))
+
+
+def test_signal_wait_times_out():
+    assert Signal().wait(0.01) is False
+
+
+def test_statistics():
+    a, b = pipe_pair(3, 4)
+    a.send_nowait([b"x"])
+    assert a.statistics() == {"outbound_queued": 1, "inbound_queued": 0, "sndhwm": 3,
+                              "rcvhwm": 4}
