@@ -19,6 +19,7 @@ event and a disconnect, and a connecting socket does not reconnect after one (li
 from __future__ import annotations
 
 import errno
+from time import monotonic
 from typing import Any, Optional
 
 import gevent
@@ -76,6 +77,9 @@ class Engine:
         self._writer: Optional[gevent.Greenlet] = None
         self._closing = False
         self.handshake_done = False
+        #: when the reader last got bytes (heartbeat liveness)
+        self.last_received = 0.0
+        self._heartbeat: Optional[_Heartbeat] = None
         options = socket._options
         self.conn = zmtp.Connection(
             SOCKET_TYPE_NAMES[int(socket._type)],
@@ -161,8 +165,21 @@ class Engine:
         if not self._attached:
             self._attached = lifecycle.attach(pipe)
         socket._emit_event_safely("HANDSHAKE_SUCCEEDED", 0, self.endpoint)
+        self.last_received = monotonic()
         self._writer = gevent.spawn(self._write_loop)
         self._writer.link(self._writer_ended)
+        if socket._options.heartbeat_ivl > 0:
+            self._ensure_heartbeat()
+
+    def _ensure_heartbeat(self) -> "_Heartbeat":
+        if self._heartbeat is None:
+            self._heartbeat = _Heartbeat(self)
+        return self._heartbeat
+
+    def send_control(self, data: bytes) -> None:
+        """Queue protocol bytes (PING/PONG) for the writer, ahead of the next batch."""
+        self._control.append(data)
+        self._wakeup.notify()
 
     def _read_loop(self) -> None:
         stream, conn = self.stream, self.conn
@@ -173,7 +190,13 @@ class Engine:
             count = recv_into(buffer)
             if not count:
                 raise _PeerClosed()
-            self._dispatch(receive_data(view[:count]))
+            self.last_received = monotonic()
+            try:
+                events = receive_data(view[:count])
+            except zmtp.ProtocolError as error:
+                self._dispatch(getattr(error, "events", None) or [])  # what came before the fault
+                raise
+            self._dispatch(events)
 
     def _dispatch(self, events: list[Any]) -> None:
         inbound = self.pipe.inbound  # type: ignore[union-attr]
@@ -195,10 +218,11 @@ class Engine:
                 if not inbound.read_closed:
                     items.append(SubscriptionCommand(kind is zmtp.Subscribe, event.topic))
                     reader.notify()
+            elif kind is zmtp.Ping and event.ttl_ms:
+                self._ensure_heartbeat().peer_ttl(event.ttl_ms / 1000.0)
         out = self.conn.data_to_send()
         if out:
-            self._control.append(out)
-            self._wakeup.notify()
+            self.send_control(out)
         if delivered >= FAIR_SHARE:
             gevent.sleep(0)
 
@@ -280,6 +304,10 @@ class Engine:
         self._closing = True
         self._close_stream()
 
+    def close_silent_peer(self) -> None:
+        """Heartbeat timeout: a network failure, so a connecting socket will reconnect."""
+        self._close_stream()
+
     def _close_stream(self) -> None:
         try:
             self.stream.close()
@@ -289,6 +317,8 @@ class Engine:
     def _finish(self, outcome: str) -> str:
         socket = self.socket
         socket._lifecycle.peers.discard(self)
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         writer = self._writer
         if writer is not None and not writer.dead:
             writer.unlink(self._writer_ended)
@@ -308,3 +338,77 @@ class Engine:
         """Connect-side pipes outlive the connection unless attached only while connected."""
         connector = self.connector
         return connector is not None and connector.attach_early and not self.socket.closed
+
+
+class _Heartbeat:
+    """ZMTP heartbeats for one connection, as libzmq's zmtp_engine does them.
+
+    - With HEARTBEAT_IVL > 0 we send a PING (carrying HEARTBEAT_TTL) every IVL, whatever the
+      traffic; if nothing at all arrives within HEARTBEAT_TIMEOUT (default: IVL) of a PING,
+      the connection is dropped.
+    - A PING from the peer with a TTL arms a timer: if nothing arrives within the TTL, drop.
+    Any received byte counts as liveness. One greenlet, started only when needed.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        options = engine.socket._options
+        self.interval = options.heartbeat_ivl / 1000.0
+        timeout = options.heartbeat_timeout if options.heartbeat_timeout >= 0 \
+            else options.heartbeat_ivl
+        self.timeout = timeout / 1000.0
+        self.ttl_ms = options.heartbeat_ttl
+        self._ping_sent_at: Optional[float] = None
+        self._ttl_armed_at: Optional[float] = None
+        self._ttl = 0.0
+        self._next_ping = monotonic() + self.interval if self.interval > 0 else None
+        self._rearm = Signal()  # wakes the greenlet to recompute its deadlines
+        self._greenlet = gevent.spawn(self._run)
+
+    def peer_ttl(self, ttl: float) -> None:
+        if self._ttl_armed_at is None:
+            self._ttl_armed_at = monotonic()
+            self._ttl = ttl
+            if self._greenlet.dead:
+                self._greenlet = gevent.spawn(self._run)
+            else:
+                self._rearm.notify()
+
+    def stop(self) -> None:
+        self._greenlet.kill(block=False)
+
+    def _deadlines(self) -> list[float]:
+        deadlines = []
+        if self._next_ping is not None:
+            deadlines.append(self._next_ping)
+        if self._ping_sent_at is not None:
+            deadlines.append(self._ping_sent_at + self.timeout)
+        if self._ttl_armed_at is not None:
+            deadlines.append(self._ttl_armed_at + self._ttl)
+        return deadlines
+
+    def _run(self) -> None:
+        engine = self.engine
+        while True:
+            deadlines = self._deadlines()
+            if not deadlines:
+                return
+            if self._rearm.wait(max(0.0, min(deadlines) - monotonic())):
+                continue
+            now = monotonic()
+            heard = engine.last_received
+            if self._ping_sent_at is not None and heard >= self._ping_sent_at:
+                self._ping_sent_at = None
+            if self._ttl_armed_at is not None and heard > self._ttl_armed_at:
+                self._ttl_armed_at = None
+            expired_ping = self._ping_sent_at is not None and \
+                now >= self._ping_sent_at + self.timeout
+            expired_ttl = self._ttl_armed_at is not None and now >= self._ttl_armed_at + self._ttl
+            if expired_ping or expired_ttl:
+                engine.close_silent_peer()
+                return
+            if self._next_ping is not None and now >= self._next_ping:
+                engine.send_control(engine.conn.ping(self.ttl_ms))
+                if self._ping_sent_at is None:
+                    self._ping_sent_at = now
+                self._next_ping = now + self.interval
