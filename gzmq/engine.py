@@ -206,7 +206,9 @@ class Engine:
         for event in events:
             kind = type(event)
             if kind is zmtp.Message:
-                if inbound.hwm and len(items) >= inbound.hwm:
+                if inbound.conflate:
+                    items.clear()
+                elif inbound.hwm and len(items) >= inbound.hwm:
                     self._wait_for_room(inbound)
                     items, reader = inbound.items, inbound.reader
                 if not inbound.read_closed:

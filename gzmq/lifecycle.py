@@ -81,6 +81,7 @@ class SocketLifecycle:
         """A pipe for a tcp/ipc peer: the socket's end wired to the socket's signals."""
         options = self.socket._options
         socket_end, engine_end = pipe_pair(options.sndhwm, options.rcvhwm)
+        socket_end.inbound.conflate = socket_end.outbound.conflate = bool(options.conflate)
         socket_end.inbound.reader = self.socket._recv_signal
         socket_end.outbound.writer = self.socket._send_signal
         return socket_end, engine_end

@@ -97,11 +97,13 @@ class SubscriptionCommand:
 class MessageQueue:
     """One direction of a pipe: a deque bounded by ``hwm`` messages, with two signals."""
 
-    __slots__ = ("items", "hwm", "reader", "writer", "write_closed", "read_closed")
+    __slots__ = ("items", "hwm", "reader", "writer", "write_closed", "read_closed", "conflate")
 
     def __init__(self, hwm: int) -> None:
         self.items: deque[Any] = deque()
         self.hwm = hwm
+        #: CONFLATE: a new message replaces whatever is still queued (latest value only)
+        self.conflate = False
         self.reader = Signal()  # notified when an item arrives or writing ends
         self.writer = Signal()  # notified when room appears or reading ends
         self.write_closed = False  # the writer will put nothing more
@@ -152,7 +154,9 @@ class Pipe:
     def send_nowait(self, item: Any) -> None:
         """Queue one message for the peer; ``Again`` at the high-water mark."""
         out = self.outbound
-        if out.hwm and len(out.items) >= out.hwm:
+        if out.conflate:
+            out.items.clear()
+        elif out.hwm and len(out.items) >= out.hwm:
             raise Again()
         if out.read_closed:
             return  # the peer is gone for good: libzmq drops too

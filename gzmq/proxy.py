@@ -9,6 +9,7 @@ TERMINATE on the steerable control socket, which returns normally).
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Optional
 
 import gevent
@@ -20,13 +21,26 @@ from .error import ZMQError
 __all__ = ["proxy", "proxy_steerable", "device"]
 
 
-def _shuttle(source: Any, destination: Any, capture: Optional[Any], running: Event) -> None:
+class _Counters:
+    """What STATISTICS reports for one direction: messages and bytes in, then out."""
+
+    def __init__(self) -> None:
+        self.messages_in = self.bytes_in = self.messages_out = self.bytes_out = 0
+
+
+def _shuttle(source: Any, destination: Any, capture: Optional[Any], running: Event,
+             counters: _Counters) -> None:
     while True:
         msg = source.recv_multipart()
+        size = sum(len(part) for part in msg)
+        counters.messages_in += 1
+        counters.bytes_in += size
         running.wait()  # paused by a steerable proxy
         if capture is not None:
             capture.send_multipart(msg)
         destination.send_multipart(msg)
+        counters.messages_out += 1
+        counters.bytes_out += size
 
 
 def proxy_steerable(frontend: Any, backend: Any, capture: Optional[Any] = None,
@@ -34,12 +48,13 @@ def proxy_steerable(frontend: Any, backend: Any, capture: Optional[Any] = None,
     """Shuttle messages both ways until the context ends or the control socket says TERMINATE."""
     running = Event()
     running.set()
-    shuttles = [gevent.spawn(_shuttle, frontend, backend, capture, running)]
+    forward, backward = _Counters(), _Counters()
+    shuttles = [gevent.spawn(_shuttle, frontend, backend, capture, running, forward)]
     if backend is not frontend:
-        shuttles.append(gevent.spawn(_shuttle, backend, frontend, capture, running))
+        shuttles.append(gevent.spawn(_shuttle, backend, frontend, capture, running, backward))
     try:
         if control is not None:
-            _obey(control, running, shuttles)
+            _obey(control, running, shuttles, forward, backward)
             return
         finished = gevent.wait(shuttles, count=1)
         for shuttle in finished:
@@ -48,7 +63,8 @@ def proxy_steerable(frontend: Any, backend: Any, capture: Optional[Any] = None,
         gevent.killall(shuttles, block=False)
 
 
-def _obey(control: Any, running: Event, shuttles: list[gevent.Greenlet]) -> None:
+def _obey(control: Any, running: Event, shuttles: list[gevent.Greenlet], forward: _Counters,
+          backward: _Counters) -> None:
     while True:
         waiter = gevent.spawn(control.recv)
         finished = gevent.wait(shuttles + [waiter], count=1)
@@ -65,7 +81,11 @@ def _obey(control: Any, running: Event, shuttles: list[gevent.Greenlet]) -> None
         elif command == b"TERMINATE":
             return
         elif command == b"STATISTICS":
-            control.send_multipart([(0).to_bytes(8, "little")] * 8)
+            # libzmq's order: frontend in (msgs, bytes), frontend out, backend in, backend out
+            values = [forward.messages_in, forward.bytes_in, backward.messages_out,
+                      backward.bytes_out, backward.messages_in, backward.bytes_in,
+                      forward.messages_out, forward.bytes_out]
+            control.send_multipart([v.to_bytes(8, sys.byteorder) for v in values])
 
 
 def proxy(frontend: Any, backend: Any, capture: Optional[Any] = None) -> None:

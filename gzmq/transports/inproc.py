@@ -34,6 +34,9 @@ class InprocLink:
         options = connecter._options
         self.connect_end, self.bind_end = pipe_pair(options.sndhwm, options.rcvhwm)
         self.connect_end.endpoint = self.bind_end.endpoint = f"inproc://{name}"
+        # CONFLATE of either socket applies to what it receives and sends (libzmq's dbuffer)
+        self.connect_end.outbound.conflate = self.connect_end.inbound.conflate = \
+            bool(options.conflate)
         self.bind_end.routing_id = options.routing_id
         self.bind_end.properties = {"Socket-Type": _type_name(connecter)}
         if options.connect_routing_id:
@@ -51,6 +54,8 @@ class InprocLink:
         c_opts, b_opts = self.connecter._options, binder._options
         self.connect_end.outbound.hwm = _sum_hwm(c_opts.sndhwm, b_opts.rcvhwm)
         self.bind_end.outbound.hwm = _sum_hwm(b_opts.sndhwm, c_opts.rcvhwm)
+        if b_opts.conflate:
+            self.bind_end.outbound.conflate = self.bind_end.inbound.conflate = True
         if not self.connect_end.routing_id:
             self.connect_end.routing_id = b_opts.routing_id
         self.connect_end.properties = {"Socket-Type": _type_name(binder)}
