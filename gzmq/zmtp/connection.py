@@ -23,8 +23,10 @@ Phases (``conn.state``)::
   and CANCEL become events, every other command -- late READY/ERROR, JOIN,
   unknown names -- is ignored, as libzmq does.  Commands may sit between two
   frames of a multipart message without disturbing it.
-* CLOSED.  Terminal.  Feeding or sending raises ``LocalProtocolError``;
-  ``data_to_send()`` returns ``b""`` (a dead connection writes nothing).
+* CLOSED.  Terminal.  Feeding or sending raises ``LocalProtocolError``.
+  After a ProtocolError or PeerError ``data_to_send()`` returns ``b""`` (a
+  dead connection writes nothing); after we refused the peer through
+  ``auth_reply()`` it still holds our ERROR command, to be flushed.
 
 Receive buffering lives in :class:`~gzmq.zmtp.reader.FrameReader` (O(n) for
 large frames, one copy per body).  Input that is not ``bytes`` (a reused
@@ -52,7 +54,7 @@ from .errors import LocalProtocolError, ProtocolError, ProtocolErrorCode
 from .events import Cancel, Event, HandshakeComplete, PeerError, Ping, Pong, Subscribe
 from .mechanism import Mechanism, MechanismStatus, NullMechanism
 from .reader import FrameReader
-from .sockettypes import COMPATIBLE, SENDS_IDENTITY
+from .sockettypes import COMPATIBLE, announced_properties
 
 __all__ = ["ConnectionState", "Connection"]
 
@@ -112,7 +114,9 @@ class Connection:
         self._greeting = encode_greeting(
             self.mechanism.name, self.mechanism.as_server, len(self.identity)
         )
-        self._metadata = self._build_metadata(metadata or {})
+        self._metadata = encode_metadata(
+            announced_properties(socket_type, self.identity, metadata or {})
+        )
         self._encrypts = self.mechanism.encrypts
         self._reader = FrameReader(max_message_size)
         self._initiated = False
@@ -126,17 +130,6 @@ class Connection:
             f"<Connection {self.socket_type} {self.mechanism.name.decode()} "
             f"{self.state.name} peer={self.peer_socket_type}>"
         )
-
-    def _build_metadata(self, extra: Mapping[str, bytes]) -> bytes:
-        props = [("Socket-Type", self.socket_type.encode("ascii"))]
-        if self.socket_type in SENDS_IDENTITY:
-            props.append(("Identity", self.identity))
-        # libzmq keeps them in a std::map<std::string>: byte-wise name order.
-        for name in sorted(extra, key=lambda k: k.encode("latin-1")):
-            if not name.startswith("X-") or len(name.encode("latin-1")) > 255:
-                raise ValueError(f"metadata names must start with 'X-': {name!r}")
-            props.append((name, bytes(extra[name])))
-        return encode_metadata(props)
 
     # ------------------------------------------------------------ sending
 
@@ -295,9 +288,10 @@ class Connection:
             raise
         return events
 
-    def _close(self) -> None:
+    def _close(self, keep_output: bool = False) -> None:
         self.state = CLOSED
-        self._out = []
+        if not keep_output:
+            self._out = []
         self._reader.reset()
 
     def _parse(self, data: bytes, pos: int, events: list[Event]) -> None:
@@ -418,7 +412,11 @@ class Connection:
             self.state = READY
             events.append(HandshakeComplete(dict(self.peer_properties), mechanism.user_id))
         elif status is MechanismStatus.ERROR:
-            if mechanism.peer_error is None:
-                raise ProtocolError("mechanism failed without a reason")
-            events.append(PeerError(mechanism.peer_error))
-            self._close()
+            if mechanism.peer_error is not None:
+                events.append(PeerError(mechanism.peer_error))
+                self._close()
+            else:
+                # We refused the peer (a ZAP denial given to auth_reply()):
+                # keep our ERROR command, if any, for data_to_send().  The
+                # engine made that decision and reports it itself.
+                self._close(keep_output=True)

@@ -40,22 +40,18 @@ class Event:
 
     __slots__ = ()
 
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
+    def _fields(self) -> tuple[str, ...]:
+        names: tuple[str, ...] = self.__slots__
+        return names
 
     def __eq__(self, other: object) -> bool:
+        # Defining __eq__ also makes events unhashable (they hold lists).
         if type(other) is not type(self):
             return NotImplemented
-        assert isinstance(other, Event)
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:  # events hold lists/dicts: keep them unhashable
-        raise TypeError(f"unhashable type: {type(self).__name__!r}")
+        return all(getattr(self, n) == getattr(other, n) for n in self._fields())
 
     def __repr__(self) -> str:
-        fields = ", ".join(
-            f"{name}={getattr(self, name)!r}" for name in self.__slots__
-        )
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields())
         return f"{type(self).__name__}({fields})"
 
 

@@ -26,14 +26,18 @@ Protocol between Connection and Mechanism
      is how the asynchronous ZAP step fits a synchronous state machine.
    * ``status`` -- ``READY``: handshake done (all our commands have been
      returned and the peer's final command received); ``ERROR`` with
-     ``peer_error`` set: the peer sent ERROR (emitted as ``PeerError``).
+     ``peer_error`` set: the peer sent ERROR (emitted as ``PeerError``);
+     ``ERROR`` without ``peer_error``: *we* refused the peer in
+     ``auth_reply()`` (ZAP 300/400/500) -- the Connection closes but keeps
+     the returned ERROR command (if any) for ``data_to_send()``.
 
 4. After the handshake, if ``encrypts`` is true, every frame goes through
    ``encode_frame``/``decode_frame`` (CURVE MESSAGE boxes).  If it is false
    the Connection never calls them and uses its own copy-free fast path.
 
 Rule: a mechanism reports peer misbehaviour by raising ``ProtocolError`` with
-the libzmq code, never by setting ``ERROR`` silently.
+the libzmq code; ``ERROR`` without ``peer_error`` is only for our own ZAP
+refusal.
 """
 
 from __future__ import annotations

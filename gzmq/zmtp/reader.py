@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .codec import FLAG_COMMAND, FLAG_LONG, FLAG_MORE, MAX_FRAME_SIZE, unpack_u64_from
+from .codec import FLAG_LONG, FLAG_MORE, MAX_FRAME_SIZE, unpack_u64_from
 from .errors import ProtocolError
 from .events import Event, Message
 
@@ -138,7 +138,7 @@ class FrameReader:
                 if left < 2:
                     break
                 flags = data[pos]
-                if flags & FLAG_LONG:
+                if flags & 0x02:  # LONG (literals: no name lookups in here)
                     if left < 9:
                         break
                     size = unpack_u64_from(data, pos + 1)[0]
@@ -152,13 +152,16 @@ class FrameReader:
                 if end > n:
                     self._begin_pending(flags, data, start, size)
                     return
-                if flags & FLAG_COMMAND:
+                if flags & 0x04:  # COMMAND
                     on_command(data[start:end], events)
-                else:
+                elif flags & 0x01:  # MORE
                     parts.append(data[start:end])
-                    if not flags & FLAG_MORE:
-                        emit(Message(parts))
-                        parts = []
+                elif parts:  # last frame of a multipart message
+                    parts.append(data[start:end])
+                    emit(Message(parts))
+                    parts = []
+                else:  # single-frame message: the common case, one list build
+                    emit(Message([data[start:end]]))
                 pos = end
             if pos < n:
                 self.tail = data[pos:]

@@ -16,10 +16,14 @@ Rules (libzmq ``mechanism_t::check_socket_type``):
   completeness, as in the RFC 37 table.
 * Draft types (CLIENT/SERVER, RADIO/DISH, SCATTER/GATHER, PEER, CHANNEL) are
   included: they use the same handshake.
+* What a socket announces (libzmq ``add_basic_properties``): Socket-Type,
+  then Identity for REQ/DEALER/ROUTER only, then the ``X-`` application
+  properties sorted by name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 __all__ = [
@@ -28,6 +32,7 @@ __all__ = [
     "DRAFT_TYPES",
     "SENDS_IDENTITY",
     "is_compatible",
+    "announced_properties",
 ]
 
 #: Socket-Type string -> ``ZMQ_*`` constant value (zmq.h).
@@ -94,3 +99,22 @@ SENDS_IDENTITY: Final[frozenset[str]] = frozenset({"REQ", "DEALER", "ROUTER"})
 def is_compatible(ours: str, peer: str) -> bool:
     """True if a socket of type *ours* accepts a peer announcing *peer*."""
     return peer in COMPATIBLE.get(ours, frozenset())
+
+
+def announced_properties(
+    socket_type: str, identity: bytes, extra: Mapping[str, bytes]
+) -> list[tuple[str, bytes]]:
+    """The properties our READY/INITIATE carries, in libzmq's order.
+
+    :raises ValueError: an application property not named ``X-...`` (it
+        could shadow Socket-Type/Identity) or longer than 255 bytes.
+    """
+    props = [("Socket-Type", socket_type.encode("ascii"))]
+    if socket_type in SENDS_IDENTITY:
+        props.append(("Identity", bytes(identity)))
+    # libzmq keeps them in a std::map<std::string>: byte-wise name order.
+    for name in sorted(extra, key=lambda k: k.encode("latin-1")):
+        if not name.startswith("X-") or len(name.encode("latin-1")) > 255:
+            raise ValueError(f"metadata names must be 'X-...', <= 255 bytes: {name!r}")
+        props.append((name, bytes(extra[name])))
+    return props
