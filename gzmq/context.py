@@ -53,6 +53,7 @@ class Context:
         self._inproc: dict[str, Socket] = {}
         self._inproc_pending: dict[str, list[Any]] = {}
         self._reapers: set[gevent.Greenlet] = set()
+        self._zap_client: Any = None  # gzmq.security.ZapClient, made when a handshake needs ZAP
 
     @classmethod
     def instance(cls: type[T], io_threads: int = 1) -> T:

@@ -27,7 +27,10 @@ from gevent import socket as gsocket
 
 from . import zmtp
 from .constants import SOCKET_TYPE_NAMES
+from .handshake import AuthFailure, HandshakeTimeout, PeerClosed, run_handshake
 from .pipe import Pipe, Signal, SubscriptionCommand
+from .security import log as security_log
+from .security import make_mechanism
 
 __all__ = ["Engine", "ConnectionOutcome"]
 
@@ -49,10 +52,6 @@ class ConnectionOutcome:
     DISCONNECTED = "disconnected"  # peer closed, network error: reconnect
     PROTOCOL_ERROR = "protocol-error"  # malformed, incompatible, refused: do not reconnect
     CLOSED = "closed"  # our socket is closing
-
-
-class _PeerClosed(EOFError):
-    pass
 
 
 class Engine:
@@ -80,10 +79,12 @@ class Engine:
         #: when the reader last got bytes (heartbeat liveness)
         self.last_received = 0.0
         self._heartbeat: Optional[_Heartbeat] = None
+        #: set once ZAP refused this peer (its monitor event has been emitted)
+        self.auth_refused = False
         options = socket._options
         self.conn = zmtp.Connection(
             SOCKET_TYPE_NAMES[int(socket._type)],
-            zmtp.NullMechanism(),
+            make_mechanism(socket),
             identity=options.routing_id,
             max_message_size=options.maxmsgsize,
         )
@@ -96,16 +97,31 @@ class Engine:
         socket = self.socket
         socket._lifecycle.peers.add(self)
         try:
-            events = self._handshake()
+            events = run_handshake(self)
             self._on_ready(events[0])
             self._dispatch(events[1:])
             self._read_loop()
         except zmtp.ProtocolError as error:
             if not self.handshake_done:
+                security_log.warning("handshake with %s (%s) failed: %s",
+                                     self.peer_address or self.endpoint,
+                                     self.conn.mechanism.name.decode(), error)
                 socket._emit_event_safely("HANDSHAKE_FAILED_PROTOCOL", error.code, self.endpoint)
             return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
-        except gevent.Timeout:
-            socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", errno.ETIMEDOUT, self.endpoint)
+        except AuthFailure as failure:
+            if failure.protocol_code:
+                socket._emit_event_safely("HANDSHAKE_FAILED_PROTOCOL", failure.protocol_code,
+                                          self.endpoint)
+            elif failure.status is not None and not self.auth_refused:
+                socket._emit_event_safely("HANDSHAKE_FAILED_AUTH", failure.status, self.endpoint)
+            # a client told "300 try later" reconnects; any other refusal is final (libzmq)
+            temporary = failure.status == 300 and self.connector is not None
+            return self._finish(ConnectionOutcome.DISCONNECTED if temporary
+                                else ConnectionOutcome.PROTOCOL_ERROR)
+        except HandshakeTimeout:
+            if not self.auth_refused:
+                socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", errno.ETIMEDOUT,
+                                          self.endpoint)
             return self._finish(ConnectionOutcome.DISCONNECTED)
         except _DISCONNECT_ERRORS as error:
             if not self.handshake_done and not self._closing:
@@ -115,32 +131,6 @@ class Engine:
                                 else ConnectionOutcome.DISCONNECTED)
         return self._finish(ConnectionOutcome.CLOSED if self._closing
                             else ConnectionOutcome.DISCONNECTED)
-
-    def _handshake(self) -> list[Any]:
-        """Greeting and mechanism; returns [HandshakeComplete, events that followed it...]."""
-        ivl = self.socket._options.handshake_ivl
-        timer = gevent.Timeout(ivl / 1000.0) if ivl > 0 else None
-        if timer is not None:
-            timer.start()
-        try:
-            stream, conn = self.stream, self.conn
-            stream.sendall(conn.initiate())
-            while True:
-                data = stream.recv(READ_BUFFER_SIZE)
-                if not data:
-                    raise _PeerClosed()
-                events = conn.receive_data(data)
-                out = conn.data_to_send()
-                if out:
-                    stream.sendall(out)
-                for index, event in enumerate(events):
-                    if type(event) is zmtp.PeerError:
-                        raise zmtp.ProtocolError(f"peer refused: {event.reason!r}")
-                    if type(event) is zmtp.HandshakeComplete:
-                        return events[index:]
-        finally:
-            if timer is not None:
-                timer.close()
 
     def _on_ready(self, ready: zmtp.HandshakeComplete) -> None:
         self.handshake_done = True
@@ -152,6 +142,8 @@ class Engine:
         pipe = self.pipe
         properties = dict(ready.properties)
         properties["Peer-Address"] = self.peer_address.encode()
+        if ready.user_id:
+            properties["User-Id"] = ready.user_id
         pipe.properties = properties
         if not pipe.routing_id:
             pipe.routing_id = bytes(properties.get("Identity", b""))
@@ -189,7 +181,7 @@ class Engine:
         while True:
             count = recv_into(buffer)
             if not count:
-                raise _PeerClosed()
+                raise PeerClosed()
             self.last_received = monotonic()
             try:
                 events = receive_data(view[:count])

@@ -59,12 +59,24 @@ _MINIMUM: dict[SocketOption, int] = {
     O.TCP_KEEPALIVE_IDLE: -1, O.TCP_KEEPALIVE_INTVL: -1, O.SNDBUF: -1, O.RCVBUF: -1,
 }
 
-#: the boolean options; libzmq accepts only 0 or 1 for most of them
-_BOOLEAN = frozenset({
+#: booleans libzmq checks strictly: only 0 or 1 (EINVAL otherwise)
+_STRICT_BOOLEAN = frozenset({
     O.IMMEDIATE, O.IPV6, O.IPV4ONLY, O.PLAIN_SERVER, O.CURVE_SERVER, O.CONFLATE,
-    O.INVERT_MATCHING, O.ROUTER_MANDATORY, O.XPUB_VERBOSE, O.XPUB_VERBOSER, O.PROBE_ROUTER,
-    O.REQ_CORRELATE, O.REQ_RELAXED, O.ROUTER_HANDOVER, O.XPUB_NODROP, O.XPUB_MANUAL,
 })
+#: booleans libzmq reads as "non-zero is true" but that must not be negative
+_RELAXED_BOOLEAN = frozenset({
+    O.ROUTER_MANDATORY, O.XPUB_VERBOSE, O.XPUB_VERBOSER, O.PROBE_ROUTER, O.REQ_CORRELATE,
+    O.REQ_RELAXED, O.ROUTER_HANDOVER, O.XPUB_NODROP, O.XPUB_MANUAL, O.ROUTER_RAW,
+    O.STREAM_NOTIFY, O.ONLY_FIRST_SUBSCRIBE,
+})
+#: string options limited to 255 bytes (they travel in one-byte-length fields)
+_SHORT_STRINGS = frozenset({O.PLAIN_USERNAME, O.PLAIN_PASSWORD, O.ZAP_DOMAIN,
+                            O.CONNECT_ROUTING_ID})
+#: CURVE keys: write-only; 32 raw bytes, 40 Z85 characters, or 41 with a trailing NUL
+CURVE_KEYS = frozenset({O.CURVE_PUBLICKEY, O.CURVE_SECRETKEY, O.CURVE_SERVERKEY})
+
+#: ZMQ_MECHANISM values
+NULL, PLAIN, CURVE = 0, 1, 2
 
 
 def option_name(option: SocketOption) -> str:
@@ -81,21 +93,31 @@ class Options:
             setattr(self, option_name(option), value)
         if socket_type in (SocketType.SUB, SocketType.XSUB):
             self.linger = 0  # libzmq's XSUB constructor: pending subscriptions are not flushed
+        #: the security role, derived from the PLAIN/CURVE options as libzmq does
+        self.as_server = 0
+        self.curve_publickey = self.curve_secretkey = self.curve_serverkey = b""
 
     def get(self, option: SocketOption) -> Union[int, bytes]:
+        if option is O.PLAIN_SERVER:
+            return self.as_server if self.mechanism == PLAIN else 0
+        if option is O.CURVE_SERVER:
+            return self.as_server if self.mechanism == CURVE else 0
         if option in DEFAULTS:
             return getattr(self, option_name(option))  # type: ignore[no-any-return]
         raise ZMQError(EINVAL)
 
     def set(self, option: SocketOption, value: Any) -> None:
         """Validate and store; ``TypeError`` for a value of the wrong kind, EINVAL if invalid."""
+        if option in CURVE_KEYS:
+            self._set_curve_key(option, _as_bytes(value))
+            return
         if option in READ_ONLY or (option not in DEFAULTS and option not in WRITE_ONLY):
             raise ZMQError(EINVAL)
         if option._opt_type is _OptType.bytes:
             value = _as_bytes(value)
             if option is O.ROUTING_ID and not 1 <= len(value) <= 255:
                 raise ZMQError(EINVAL)
-            if option is O.CONNECT_ROUTING_ID and len(value) > 255:
+            if option in _SHORT_STRINGS and len(value) > 255:
                 raise ZMQError(EINVAL)
         else:
             if isinstance(value, bool) or not isinstance(value, int):
@@ -104,13 +126,33 @@ class Options:
                 value = int(value)
             if value < _MINIMUM.get(option, -(2**63)):
                 raise ZMQError(EINVAL)
-            if option in _BOOLEAN and value not in (0, 1):
+            if option in _STRICT_BOOLEAN and value not in (0, 1):
+                raise ZMQError(EINVAL)
+            if option in _RELAXED_BOOLEAN and value < 0:
                 raise ZMQError(EINVAL)
         setattr(self, option_name(option), value)
         if option is O.IPV6:
             self.ipv4only = 1 - value
         elif option is O.IPV4ONLY:
             self.ipv6 = 1 - value
+        elif option in (O.PLAIN_SERVER, O.CURVE_SERVER):
+            # libzmq: the server flag picks the mechanism; clearing it falls back to NULL
+            self.as_server = value
+            self.mechanism = (PLAIN if option is O.PLAIN_SERVER else CURVE) if value else NULL
+        elif option in (O.PLAIN_USERNAME, O.PLAIN_PASSWORD):
+            self.as_server = 0
+            self.mechanism = PLAIN
+
+    def _set_curve_key(self, option: SocketOption, key: bytes) -> None:
+        from .zmtp.z85 import parse_curve_key
+        try:
+            raw = parse_curve_key(key)
+        except ValueError:
+            raise ZMQError(EINVAL) from None
+        setattr(self, option_name(option), raw)
+        self.mechanism = CURVE
+        if option is O.CURVE_SERVERKEY:
+            self.as_server = 0
 
 
 def _as_bytes(value: Any) -> bytes:
