@@ -194,10 +194,13 @@ class Engine:
         inbound = self.pipe.inbound  # type: ignore[union-attr]
         items = inbound.items
         reader = inbound.reader
+        wire_check = self.socket._routing.wire_check
         delivered = 0
         for event in events:
             kind = type(event)
             if kind is zmtp.Message:
+                if wire_check is not None and not wire_check(event.parts):
+                    raise zmtp.ProtocolError("message shape not allowed for this socket type")
                 if inbound.conflate:
                     items.clear()
                 elif inbound.hwm and len(items) >= inbound.hwm:

@@ -53,7 +53,7 @@ READ_ONLY = frozenset({O.RCVMORE, O.FD, O.EVENTS, O.TYPE, O.LAST_ENDPOINT, O.MEC
 #: smallest accepted value, where libzmq checks one (EINVAL below it)
 _MINIMUM: dict[SocketOption, int] = {
     O.SNDHWM: 0, O.RCVHWM: 0, O.LINGER: -1, O.RCVTIMEO: -1, O.SNDTIMEO: -1,
-    O.RECONNECT_IVL: -1, O.RECONNECT_IVL_MAX: 0, O.BACKLOG: 0, O.MAXMSGSIZE: -1,
+    O.RECONNECT_IVL: -1, O.RECONNECT_IVL_MAX: 0, O.BACKLOG: 0,
     O.HANDSHAKE_IVL: 0, O.HEARTBEAT_IVL: 0, O.HEARTBEAT_TTL: 0, O.HEARTBEAT_TIMEOUT: -1,
     O.CONNECT_TIMEOUT: 0, O.TCP_KEEPALIVE: -1, O.TCP_KEEPALIVE_CNT: -1,
     O.TCP_KEEPALIVE_IDLE: -1, O.TCP_KEEPALIVE_INTVL: -1, O.SNDBUF: -1, O.RCVBUF: -1,
@@ -75,6 +75,22 @@ _SHORT_STRINGS = frozenset({O.PLAIN_USERNAME, O.PLAIN_PASSWORD, O.ZAP_DOMAIN,
 #: CURVE keys: write-only; 32 raw bytes, 40 Z85 characters, or 41 with a trailing NUL
 CURVE_KEYS = frozenset({O.CURVE_PUBLICKEY, O.CURVE_SECRETKEY, O.CURVE_SERVERKEY})
 
+_T = SocketType
+_ROUTER_LIKE = frozenset({_T.ROUTER, _T.REP})  # libzmq's REP is built on its ROUTER
+_XPUB_LIKE = frozenset({_T.XPUB, _T.PUB})
+#: options only some socket types take (libzmq's per-type xsetsockopt; EINVAL elsewhere)
+TYPE_SPECIFIC: dict[SocketOption, frozenset[int]] = {
+    O.ROUTER_MANDATORY: _ROUTER_LIKE, O.ROUTER_HANDOVER: _ROUTER_LIKE, O.ROUTER_RAW: _ROUTER_LIKE,
+    O.CONNECT_ROUTING_ID: _ROUTER_LIKE, O.ROUTER_NOTIFY: _ROUTER_LIKE,
+    O.PROBE_ROUTER: frozenset({_T.REQ, _T.REP, _T.DEALER, _T.ROUTER}),
+    O.XPUB_VERBOSE: _XPUB_LIKE, O.XPUB_VERBOSER: _XPUB_LIKE, O.XPUB_NODROP: _XPUB_LIKE,
+    O.XPUB_MANUAL: _XPUB_LIKE, O.XPUB_WELCOME_MSG: _XPUB_LIKE,
+    O.XPUB_MANUAL_LAST_VALUE: _XPUB_LIKE,
+    O.REQ_CORRELATE: frozenset({_T.REQ}), O.REQ_RELAXED: frozenset({_T.REQ}),
+    O.ONLY_FIRST_SUBSCRIBE: frozenset({_T.XPUB, _T.XSUB}),
+    O.XSUB_VERBOSE_UNSUBSCRIBE: frozenset({_T.XSUB, _T.SUB}),
+}
+
 #: ZMQ_MECHANISM values
 NULL, PLAIN, CURVE = 0, 1, 2
 
@@ -87,6 +103,7 @@ class Options:
     """The option values of one socket, as attributes named like the option in lower case."""
 
     def __init__(self, socket_type: int) -> None:
+        self.socket_type = socket_type
         for option, value in DEFAULTS.items():
             setattr(self, option_name(option), value)
         for option, value in WRITE_ONLY.items():
@@ -113,6 +130,9 @@ class Options:
             return
         if option in READ_ONLY or (option not in DEFAULTS and option not in WRITE_ONLY):
             raise ZMQError(EINVAL)
+        types = TYPE_SPECIFIC.get(option)
+        if types is not None and self.socket_type not in types:
+            raise ZMQError(EINVAL)
         if option._opt_type is _OptType.bytes:
             value = _as_bytes(value)
             if option is O.ROUTING_ID and not 1 <= len(value) <= 255:
@@ -124,12 +144,18 @@ class Options:
                 if not isinstance(value, bool):
                     raise TypeError(f"expected int, got: {value!r}")
                 value = int(value)
+            if option._opt_type is _OptType.int and not -(2**31) <= value < 2**31:
+                raise OverflowError(f"value {value} does not fit a C int")
             if value < _MINIMUM.get(option, -(2**63)):
+                raise ZMQError(EINVAL)
+            if option is O.TCP_KEEPALIVE and value not in (-1, 0, 1):
                 raise ZMQError(EINVAL)
             if option in _STRICT_BOOLEAN and value not in (0, 1):
                 raise ZMQError(EINVAL)
             if option in _RELAXED_BOOLEAN and value < 0:
                 raise ZMQError(EINVAL)
+            if option is O.INVERT_MATCHING:
+                value = int(value != 0)  # libzmq keeps a bool
         setattr(self, option_name(option), value)
         if option is O.IPV6:
             self.ipv4only = 1 - value

@@ -91,9 +91,15 @@ class Socket:
         try:
             return self.get(option)
         except ZMQError as e:
-            raise AttributeError(f"{name} is write-only ({e})") from None
+            if e.errno in (EINVAL, 14):  # write-only or not for this type (EFAULT): pyzmq
+                raise AttributeError(f"{name} is write-only ({e})") from None
+            raise
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("subscribe", "unsubscribe"):  # pyzmq: ``s.subscribe = 'topic'`` sets it
+            self.set(SocketOption[name.upper()],
+                     value.encode("utf-8") if isinstance(value, str) else value)
+            return
         if name.startswith("_") or name in _OWN_ATTRIBUTES or name in type(self).__dict__:
             object.__setattr__(self, name, value)
             return

@@ -9,7 +9,7 @@ facade can always ask ``readable``/``writable`` directly.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..constants import ENOTSUP
 from ..error import ZMQError
@@ -27,6 +27,10 @@ class Routing:
     #: False where libzmq answers ENOTSUP (PULL/SUB cannot send, PUSH/PUB cannot receive)
     can_send = True
     can_recv = True
+    #: a check of each message arriving over tcp/ipc, for the types whose libzmq *session*
+    #: validates the wire format (REQ); a message failing it is a protocol error that closes
+    #: the connection for good. None for every other type (no per-message cost).
+    wire_check: Optional[Callable[[list[bytes]], bool]] = None
 
     def __init__(self, options: Any) -> None:
         self.options = options

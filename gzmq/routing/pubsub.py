@@ -107,9 +107,7 @@ class XPub(Routing):
 
     @property
     def writable(self) -> bool:
-        if self.options.xpub_nodrop:
-            return Distributor.all_writable(self._dist.pipes)
-        return True
+        return True  # libzmq's dist has_out: always, even with NODROP (send tells EAGAIN)
 
     @property
     def subscription_count(self) -> int:

@@ -63,8 +63,16 @@ class Dealer(Routing):
         return self._lb.writable
 
 
+def _is_reply_shaped(msg: list[bytes]) -> bool:
+    """libzmq's req_session_t: [4-byte id,] empty delimiter, then at least one body frame."""
+    if len(msg) >= 2 and msg[0] == b"":
+        return True
+    return len(msg) >= 3 and len(msg[0]) == 4 and msg[1] == b""
+
+
 class Req(Dealer):
     socket_type = "REQ"
+    wire_check = staticmethod(_is_reply_shaped)
 
     def __init__(self, options: Any) -> None:
         super().__init__(options)
