@@ -2,9 +2,10 @@
 
 Speaks the wire protocol exactly like libzmq 4.3.5 (see shared/spec/zmtp.md).
 
-Rule: this package imports nothing outside the standard library and
-``gzmq.zmtp`` itself -- no gevent, greenlet, socket, select, time, and nothing
-else from ``gzmq``.  A test imports it with those modules poisoned.
+Rule: this package imports nothing outside the standard library, PyNaCl
+(``nacl``: pure computation, for CURVE and key helpers) and ``gzmq.zmtp``
+itself -- no gevent, greenlet, socket, select, time, and nothing else from
+``gzmq``.  A test imports it with those modules poisoned.
 
 Typical use by an engine::
 
@@ -18,6 +19,7 @@ Typical use by an engine::
 
 from __future__ import annotations
 
+from . import z85
 from .codec import encode_message
 from .connection import Connection, ConnectionState
 from .errors import LocalProtocolError, ProtocolError, ProtocolErrorCode, ZMTPError
@@ -32,7 +34,9 @@ from .events import (
     Pong,
     Subscribe,
 )
-from .mechanism import Mechanism, MechanismStatus, NullMechanism
+from .curve import CurveClient, CurveServer
+from .mechanism import ZAP_STATUS_CODES, Mechanism, MechanismStatus, NullMechanism
+from .plain import PlainClient, PlainServer
 from .sockettypes import COMPATIBLE, SOCKET_TYPE_NUMBERS, is_compatible
 
 __all__ = [
@@ -41,6 +45,12 @@ __all__ = [
     "Mechanism",
     "MechanismStatus",
     "NullMechanism",
+    "PlainClient",
+    "PlainServer",
+    "CurveClient",
+    "CurveServer",
+    "ZAP_STATUS_CODES",
+    "z85",
     "Event",
     "HandshakeComplete",
     "Message",

@@ -410,7 +410,11 @@ class Connection:
         status = mechanism.status
         if status is MechanismStatus.READY:
             self.state = READY
-            events.append(HandshakeComplete(dict(self.peer_properties), mechanism.user_id))
+            properties = dict(self.peer_properties)
+            # ZAP metadata become properties too; on a name clash the ZAP
+            # value wins (libzmq inserts ZAP's into its std::map first).
+            properties.update(mechanism.zap_properties)
+            events.append(HandshakeComplete(properties, mechanism.user_id))
         elif status is MechanismStatus.ERROR:
             if mechanism.peer_error is not None:
                 events.append(PeerError(mechanism.peer_error))

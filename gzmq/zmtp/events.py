@@ -58,10 +58,12 @@ class Event:
 class HandshakeComplete(Event):
     """The security handshake finished; messages may flow both ways now.
 
-    ``properties`` are the peer's READY (NULL, PLAIN server) or INITIATE
-    (PLAIN/CURVE client) metadata, names exactly as received (libzmq treats
-    names case-sensitively).  ``user_id`` is the ZAP ``User-Id`` (empty
-    without ZAP).
+    ``properties`` are the peer's metadata -- from its READY (NULL, and the
+    PLAIN/CURVE client side) or INITIATE (PLAIN/CURVE server side) -- names
+    exactly as received (libzmq treats names case-sensitively), merged with
+    the ZAP reply's metadata (ZAP wins a name clash, as in libzmq).
+    ``user_id`` is the ZAP ``User-Id`` (empty without ZAP); it is not put
+    into ``properties`` -- the engine exposes it as the ``User-Id`` property.
     """
 
     __slots__ = ("properties", "user_id")
@@ -140,7 +142,7 @@ class PeerError(Event):
 class AuthRequest(Event):
     """A mechanism asks the engine for a ZAP decision (RFC 27).
 
-    Not produced by NULL without ZAP; reserved for PLAIN/CURVE/ZAP.  The
+    Produced by PLAIN/CURVE servers and NULL with ``zap=True``.  The
     engine forwards it to the ZAP handler, adding what only it knows (domain,
     peer address, our routing id), then calls ``Connection.auth_reply()``.
     ``credentials`` are the mechanism-specific ZAP frames (PLAIN: username,

@@ -38,6 +38,14 @@ Protocol between Connection and Mechanism
 Rule: a mechanism reports peer misbehaviour by raising ``ProtocolError`` with
 the libzmq code; ``ERROR`` without ``peer_error`` is only for our own ZAP
 refusal.
+
+ZAP verdicts (``auth_reply``), the same for every mechanism (libzmq
+``zap_client_common_handshake_t``): ``200`` resumes the handshake and sets
+``user_id`` and ``zap_properties``; ``300`` fails without sending anything
+(the peer just sees the connection drop, and may reconnect); ``400``/``500``
+send ``ERROR`` with the code as reason, then fail.  Any other status code is
+a ``ProtocolError`` (ZAP_INVALID_STATUS_CODE).  *Whether* to ask ZAP at all is
+the engine's decision, passed to the mechanism's constructor (``zap=``).
 """
 
 from __future__ import annotations
@@ -47,11 +55,14 @@ import enum
 from collections.abc import Mapping
 from typing import ClassVar
 
-from .codec import decode_metadata, encode_frame, parse_error_reason
+from .codec import decode_metadata, encode_frame, error_body, parse_error_reason
 from .errors import LocalProtocolError, ProtocolError, ProtocolErrorCode
 from .events import AuthRequest
 
-__all__ = ["MechanismStatus", "Mechanism", "NullMechanism"]
+__all__ = ["MechanismStatus", "Mechanism", "NullMechanism", "ZAP_STATUS_CODES"]
+
+#: The status codes libzmq accepts in a ZAP reply (security.md §5.3).
+ZAP_STATUS_CODES = (b"200", b"300", b"400", b"500")
 
 
 class MechanismStatus(enum.Enum):
@@ -79,6 +90,11 @@ class Mechanism(abc.ABC):
         self.peer_error: bytes | None = None
         #: ZAP User-Id of the peer, once authenticated (empty without ZAP).
         self.user_id: bytes = b""
+        #: ZAP reply metadata (200 only).  libzmq turns them into message
+        #: properties; the Connection merges them into HandshakeComplete.
+        self.zap_properties: dict[str, bytes] = {}
+        self._auth_request: AuthRequest | None = None
+        self._zap_pending = False
 
     @abc.abstractmethod
     def start(self, metadata: bytes) -> list[bytes]:
@@ -93,7 +109,44 @@ class Mechanism(abc.ABC):
 
     def take_auth_request(self) -> AuthRequest | None:
         """Return (once) a ZAP request the mechanism is waiting on."""
-        return None
+        request, self._auth_request = self._auth_request, None
+        return request
+
+    def _request_auth(self, mechanism: bytes, credentials: list[bytes]) -> None:
+        # Subclasses call this where libzmq calls send_zap_request().
+        self._auth_request = AuthRequest(mechanism, credentials)
+        self._zap_pending = True
+
+    def _zap_verdict(
+        self, status_code: bytes, user_id: bytes, metadata: Mapping[str, bytes]
+    ) -> list[bytes] | None:
+        """Shared ``auth_reply`` logic (see the module docstring).
+
+        Returns ``None`` on 200 (the caller continues its handshake), else
+        the bodies to send: ``[]`` for 300, ``[ERROR]`` for 400/500.
+        """
+        if not self._zap_pending:
+            raise LocalProtocolError(f"{self.name!r} mechanism has no ZAP request pending")
+        self._zap_pending = False
+        self._auth_request = None
+        status_code = bytes(status_code)
+        if status_code not in ZAP_STATUS_CODES:
+            raise ProtocolError(
+                f"invalid ZAP status code {status_code[:16]!r}",
+                ProtocolErrorCode.ZAP_INVALID_STATUS_CODE,
+            )
+        if status_code == b"200":
+            self.user_id = bytes(user_id)
+            self.zap_properties = dict(metadata)
+            return None
+        self.status = MechanismStatus.ERROR
+        # 300 is a temporary failure: libzmq sends nothing, so the peer
+        # reconnects; 400/500 are final and say so with ERROR.
+        return [] if status_code == b"300" else [self._error_body(status_code)]
+
+    def _error_body(self, reason: bytes) -> bytes:
+        """Our ERROR command; PLAIN overrides it for the libzmq quirk."""
+        return error_body(reason)
 
     def auth_reply(
         self, status_code: bytes, user_id: bytes, metadata: Mapping[str, bytes]
@@ -121,30 +174,62 @@ def _unexpected(body: bytes) -> ProtocolError:
 
 
 class NullMechanism(Mechanism):
-    """ZMTP NULL (RFC 37, libzmq ``null_mechanism_t``), without ZAP.
+    """ZMTP NULL (RFC 37, libzmq ``null_mechanism_t``), optionally with ZAP.
 
-    Both sides send READY immediately after the greeting; the handshake is
-    done when ours is sent and the peer's has arrived.  Any second command,
-    or anything but READY/ERROR, is UNEXPECTED_COMMAND.  A libzmq NULL server
-    with ``ZMQ_ZAP_DOMAIN`` may send ERROR instead of READY.
+    Without ZAP both sides send READY immediately after the greeting; the
+    handshake is done when ours is sent and the peer's has arrived.  Any
+    second command, or anything but READY/ERROR, is UNEXPECTED_COMMAND.  A
+    libzmq NULL server with ``ZMQ_ZAP_DOMAIN`` may send ERROR instead of READY.
+
+    With ``zap=True`` (the engine's choice: ``ZMQ_ZAP_DOMAIN`` set and a
+    handler bound) the ZAP request (mechanism ``NULL``, no credentials) is
+    raised right after the greeting -- where libzmq's
+    ``next_handshake_command`` sends it -- and our READY is held back until
+    ``auth_reply`` says 200.  The peer's READY may arrive before or after the
+    verdict; the handshake ends when both are in.
     """
 
     name = b"NULL"
 
+    def __init__(self, zap: bool = False) -> None:
+        super().__init__()
+        self.zap = zap
+        self._metadata = b""
+        self._peer_ready = False
+        self._ready_sent = False
+
     def start(self, metadata: bytes) -> list[bytes]:
+        if self.zap:
+            self._metadata = metadata
+            self._request_auth(b"NULL", [])
+            return []
+        self._ready_sent = True
         return [b"\x05READY" + metadata]
 
     def receive_command(self, body: bytes) -> list[bytes]:
-        if self.status is not MechanismStatus.HANDSHAKING:
+        if self.status is not MechanismStatus.HANDSHAKING or self._peer_ready:
             raise _unexpected(body)
         # libzmq matches the 6-byte prefix, i.e. name-len + name.
         prefix = body[:6]
         if prefix == b"\x05READY":
             self.peer_properties = decode_metadata(body[6:])
-            self.status = MechanismStatus.READY
+            self._peer_ready = True
+            if self._ready_sent:
+                self.status = MechanismStatus.READY
         elif prefix == b"\x05ERROR":
             self.peer_error = bytes(parse_error_reason(body[6:]))
             self.status = MechanismStatus.ERROR
         else:
             raise _unexpected(body)
         return []
+
+    def auth_reply(
+        self, status_code: bytes, user_id: bytes, metadata: Mapping[str, bytes]
+    ) -> list[bytes]:
+        refusal = self._zap_verdict(status_code, user_id, metadata)
+        if refusal is not None:
+            return refusal
+        self._ready_sent = True
+        if self._peer_ready:
+            self.status = MechanismStatus.READY
+        return [b"\x05READY" + self._metadata]

@@ -1,13 +1,16 @@
-"""gzmq.zmtp is sans-IO: it imports nothing but the stdlib and itself.
+"""gzmq.zmtp is sans-IO: it imports nothing but the stdlib, PyNaCl and itself.
+
+PyNaCl (``nacl``) is allowed: it is pure computation (libsodium) for CURVE and
+the key helpers, and does no I/O.
 
 Two independent checks:
 
 * dynamic -- a fresh interpreter with gevent, greenlet, socket, selectors and
   select poisoned in ``sys.modules`` imports ``gzmq.zmtp`` through a bare
   package stub (so ``gzmq/__init__.py``, which needs gevent, never runs) and
-  completes a handshake;
-* static -- every import statement under gzmq/zmtp is relative, stdlib, and
-  not an I/O or clock module.  ``time`` cannot be poisoned dynamically (the
+  completes a NULL and a CURVE handshake;
+* static -- every import statement under gzmq/zmtp is relative, stdlib or
+  ``nacl``, and not an I/O or clock module.  ``time`` cannot be poisoned dynamically (the
   interpreter has already imported it at startup), hence this check.
 """
 
@@ -21,6 +24,9 @@ import textwrap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACKAGE = os.path.join(ROOT, "gzmq", "zmtp")
+
+#: Third-party packages gzmq.zmtp may import (computation only, no I/O).
+ALLOWED_THIRD_PARTY = {"nacl"}
 
 FORBIDDEN = {
     "gevent", "greenlet", "socket", "select", "selectors", "time", "threading", "asyncio",
@@ -38,6 +44,18 @@ SCRIPT = textwrap.dedent(
     import gzmq.zmtp as zmtp
 
     a, b = zmtp.Connection("DEALER"), zmtp.Connection("ROUTER")
+    wire_a, wire_b = a.initiate(), b.initiate()
+    while wire_a or wire_b:
+        b.receive_data(wire_a)
+        a.receive_data(wire_b)
+        wire_a, wire_b = a.data_to_send(), b.data_to_send()
+    assert a.state is b.state is zmtp.ConnectionState.READY
+    assert b.receive_data(a.send_message([b"ok"])) == [zmtp.Message([b"ok"])]
+
+    from nacl.bindings import crypto_box_keypair
+    (cp, cs), (sp, ss) = crypto_box_keypair(), crypto_box_keypair()
+    a = zmtp.Connection("DEALER", zmtp.CurveClient(cp, cs, sp))
+    b = zmtp.Connection("ROUTER", zmtp.CurveServer(sp, ss, zap=False))
     wire_a, wire_b = a.initiate(), b.initiate()
     while wire_a or wire_b:
         b.receive_data(wire_a)
@@ -84,6 +102,9 @@ def test_import_statements_are_stdlib_only() -> None:
                 if name.startswith("gzmq.zmtp"):
                     continue
                 assert top != "gzmq", f"{filename}: imports {name} (outside gzmq.zmtp)"
-                assert top in sys.stdlib_module_names, f"{filename}: imports non-stdlib {name}"
+                assert top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY, (
+                    f"{filename}: imports non-stdlib {name}"
+                )
                 assert top not in FORBIDDEN, f"{filename}: imports {name} (I/O or clock)"
     assert "struct" in found  # the walk did see the codec's imports
+    assert "nacl.bindings" in found  # ... and CURVE's

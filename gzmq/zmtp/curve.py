@@ -1,0 +1,389 @@
+"""ZMTP CURVE (RFC 25 + CurveZMQ RFC 26) as libzmq 4.3.5 speaks it (security.md §4).
+
+Keys: C/c client long-term, S/s server long-term, C'/c' and S'/s' transient
+(fresh per connection), K the server's per-connection cookie key.  ``Box``
+is NaCl ``crypto_box`` in libsodium's MAC-first layout (len + 16).
+
+Handshake command bodies::
+
+    HELLO    (200)   05 HELLO 01 00 zeros(72) C' nonce8 Box[zeros(64)](C'->S)
+    WELCOME  (168)   07 WELCOME nonce16 Box[S' + cookie](S->C')
+                     cookie = nonce16 + secretbox[C' + s'](K)        (96)
+    INITIATE (257+M) 08 INITIATE cookie nonce8 Box[C + vouch + metadata](C'->S')
+                     vouch  = nonce16 + Box[C' + S](C->S')           (96)
+    READY    (30+M)  05 READY nonce8 Box[metadata](S'->C')
+    ERROR            05 ERROR len reason  (cleartext, ZAP 400/500 only)
+
+Traffic: every logical frame (data or command) becomes ONE ZMTP *message*
+frame, outer flags 0x00 (or 0x02 when long) -- never MORE, never COMMAND --
+whose body is ``07 MESSAGE nonce8 Box[inner-flags + payload]``; inner flags
+are MORE 0x01 and COMMAND 0x02 (libzmq).  Received frames are judged by the
+``07 MESSAGE`` prefix; their outer flags are ignored.
+
+Nonce rules (libzmq ``curve_encoding_t``):
+
+* One 8-byte big-endian counter per direction, starting at 1 and carried
+  from the handshake into MESSAGE: client HELLO 1, INITIATE 2, MESSAGE 3, 4...;
+  server READY 1, MESSAGE 2, 3...  Restarting at MESSAGE breaks libzmq.
+* Every short nonce received (HELLO, INITIATE, READY, MESSAGE) is recorded;
+  a MESSAGE nonce must be strictly greater than the last one, else
+  ZMTP_INVALID_SEQUENCE.  The check precedes decryption, as in libzmq.
+* Consequence for the engine: frames must reach the wire in the order
+  ``encode_frame`` produced them (the nonce is fixed at encode time).
+
+Errors (libzmq's codes): wrong command name -> UNEXPECTED_COMMAND; bad
+size/version -> MALFORMED_COMMAND_HELLO/INITIATE/READY/MESSAGE/ERROR (a
+WELCOME of the wrong size is CRYPTOGRAPHIC, as in libzmq); a box that does
+not open or a cookie that does not match -> CRYPTOGRAPHIC; a vouch for
+another C' -> KEY_EXCHANGE; bad metadata -> INVALID_METADATA.
+
+ZAP: ``CurveServer(zap=True)`` raises ``AuthRequest(b"CURVE", [C])`` after
+a fully verified INITIATE and holds READY until ``auth_reply``.  libzmq asks
+ZAP only when a handler is bound (else it accepts: "Stonehouse"); the engine
+makes that choice and passes ``zap``.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import struct
+from collections.abc import Mapping
+from typing import Final
+
+from nacl.bindings import (
+    crypto_box, crypto_box_afternm, crypto_box_beforenm, crypto_box_keypair, crypto_box_open,
+    crypto_box_open_afternm, crypto_secretbox, crypto_secretbox_open,
+)
+from nacl.exceptions import CryptoError
+
+from .codec import FLAG_COMMAND, FLAG_LONG, FLAG_MORE, decode_metadata, parse_error_reason
+from .errors import ProtocolError, ProtocolErrorCode
+from .mechanism import Mechanism, MechanismStatus
+
+__all__ = ["CurveClient", "CurveServer"]
+
+KEY_SIZE: Final = 32
+_U64 = struct.Struct(">Q")
+_LONG_HEADER = struct.Struct(">BQ")
+
+_HELLO = b"\x05HELLO"
+_WELCOME = b"\x07WELCOME"
+_INITIATE = b"\x08INITIATE"
+_READY = b"\x05READY"
+_ERROR = b"\x05ERROR"
+_MESSAGE = b"\x07MESSAGE"
+
+_HELLO_SIZE: Final = 200
+_WELCOME_SIZE: Final = 168
+_INITIATE_MIN: Final = 257
+_READY_MIN: Final = 30
+#: 07 MESSAGE + nonce8 + MAC16 + inner flags: the smallest valid MESSAGE.
+_MESSAGE_MIN: Final = 33
+
+# Logical ZMTP flags (MORE 0x01, COMMAND 0x04) <-> inner MESSAGE flags
+# (MORE 0x01, COMMAND 0x02), as tables: one index per frame on the hot path.
+_INNER: Final[list[bytes]] = [
+    bytes(((f & FLAG_MORE) | (0x02 if f & FLAG_COMMAND else 0),)) for f in range(8)
+]
+_LOGICAL: Final[list[int]] = [(i & 0x01) | (FLAG_COMMAND if i & 0x02 else 0) for i in range(4)]
+
+Code = ProtocolErrorCode
+
+
+def _error(message: str, code: int) -> ProtocolError:
+    return ProtocolError(f"CURVE: {message}", code)
+
+
+def _check_key(key: bytes, what: str) -> bytes:
+    raw = bytes(key)
+    if len(raw) != KEY_SIZE:
+        raise ValueError(f"CURVE {what} must be 32 raw bytes, got {len(raw)}")
+    return raw
+
+
+def _check_structure(body: bytes) -> None:
+    # libzmq check_basic_command_structure: a body whose name-len overruns it.
+    if len(body) <= 1 or len(body) <= body[0]:
+        raise _error("malformed command", Code.ZMTP_MALFORMED_COMMAND_UNSPECIFIED)
+
+
+class _State(enum.Enum):
+    WAIT_HELLO = 1
+    WAIT_WELCOME = 2
+    WAIT_INITIATE = 3
+    WAIT_ZAP = 4
+    WAIT_READY = 5
+    DONE = 6
+
+
+class _CurveBase(Mechanism):
+    """Shared MESSAGE encryption and nonce bookkeeping."""
+
+    name = b"CURVE"
+    encrypts = True
+    _send_prefix: bytes  # "CurveZMQMESSAGEC" (client) / "...S" (server)
+    _recv_prefix: bytes
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Transient key pair (C'/c' or S'/s'), new for every connection.
+        self._cn_public, self._cn_secret = crypto_box_keypair()
+        self._precom = b""  # crypto_box_beforenm(peer transient, own transient)
+        self._send_nonce = 1  # next short nonce we send
+        self._peer_nonce = 1  # last short nonce received (libzmq starts at 1)
+        self._metadata = b""
+        self._state = _State.WAIT_HELLO
+
+    def _next_nonce(self) -> bytes:
+        n = self._send_nonce
+        self._send_nonce = n + 1
+        return _U64.pack(n)
+
+    def encode_frame(self, body: bytes, flags: int) -> bytes:
+        short = self._next_nonce()
+        box = crypto_box_afternm(
+            _INNER[flags & 0x07] + body, self._send_prefix + short, self._precom
+        )
+        size = 16 + len(box)
+        header = bytes((0, size)) if size < 256 else _LONG_HEADER.pack(FLAG_LONG, size)
+        return b"".join((header, _MESSAGE, short, box))
+
+    def decode_frame(self, flags: int, body: bytes) -> tuple[int, bytes]:
+        if body[:8] != _MESSAGE:
+            _check_structure(body)
+            raise _error(
+                f"expected MESSAGE, got {bytes(body[:16])!r}", Code.ZMTP_UNEXPECTED_COMMAND
+            )
+        if len(body) < _MESSAGE_MIN:
+            raise _error(f"MESSAGE of {len(body)} bytes", Code.ZMTP_MALFORMED_COMMAND_MESSAGE)
+        short = body[8:16]
+        nonce: int = _U64.unpack(short)[0]
+        if nonce <= self._peer_nonce:
+            raise _error(
+                f"MESSAGE nonce {nonce} after {self._peer_nonce}", Code.ZMTP_INVALID_SEQUENCE
+            )
+        self._peer_nonce = nonce
+        try:
+            plain = crypto_box_open_afternm(body[16:], self._recv_prefix + short, self._precom)
+        except CryptoError:
+            raise _error("MESSAGE box does not open", Code.ZMTP_CRYPTOGRAPHIC) from None
+        return _LOGICAL[plain[0] & 0x03], plain[1:]
+
+
+def _open_box(box: bytes, nonce: bytes, public: bytes, secret: bytes, what: str) -> bytes:
+    try:
+        return crypto_box_open(box, nonce, public, secret)
+    except CryptoError:
+        raise _error(f"{what} box does not open", Code.ZMTP_CRYPTOGRAPHIC) from None
+
+
+class CurveClient(_CurveBase):
+    """CURVE client (``ZMQ_CURVE_SERVERKEY`` set).
+
+    :param public_key: our long-term public key C, 32 raw bytes.
+    :param secret_key: our long-term secret key c, 32 raw bytes.
+    :param server_key: the server's long-term public key S, 32 raw bytes.
+    :raises ValueError: a key that is not 32 bytes.
+    """
+
+    _send_prefix = b"CurveZMQMESSAGEC"
+    _recv_prefix = b"CurveZMQMESSAGES"
+
+    def __init__(self, public_key: bytes, secret_key: bytes, server_key: bytes) -> None:
+        super().__init__()
+        self.public_key = _check_key(public_key, "public key")
+        self._secret_key = _check_key(secret_key, "secret key")
+        self.server_key = _check_key(server_key, "server key")
+
+    def start(self, metadata: bytes) -> list[bytes]:
+        self._metadata = metadata
+        self._state = _State.WAIT_WELCOME
+        short = self._next_nonce()  # 1
+        box = crypto_box(
+            bytes(64), b"CurveZMQHELLO---" + short, self.server_key, self._cn_secret
+        )
+        # 72 zero bytes of anti-amplification padding (RFC prose says 70).
+        return [b"".join((_HELLO, b"\x01\x00", bytes(72), self._cn_public, short, box))]
+
+    def receive_command(self, body: bytes) -> list[bytes]:
+        state = self._state
+        if body[:8] == _WELCOME:
+            if state is not _State.WAIT_WELCOME:
+                raise _error("unexpected WELCOME", Code.ZMTP_UNEXPECTED_COMMAND)
+            return [self._welcome(body)]
+        if body[:6] == _READY:
+            if state is not _State.WAIT_READY:
+                raise _error("unexpected READY", Code.ZMTP_UNEXPECTED_COMMAND)
+            self._ready(body)
+            return []
+        if body[:6] == _ERROR:
+            if state is not _State.WAIT_WELCOME and state is not _State.WAIT_READY:
+                raise _error("unexpected ERROR", Code.ZMTP_UNEXPECTED_COMMAND)
+            self.peer_error = bytes(parse_error_reason(body[6:]))
+            self._state = _State.DONE
+            self.status = MechanismStatus.ERROR
+            return []
+        raise _error(f"unexpected command {bytes(body[:16])!r}", Code.ZMTP_UNEXPECTED_COMMAND)
+
+    def _welcome(self, body: bytes) -> bytes:
+        if len(body) != _WELCOME_SIZE:
+            # libzmq's curve_client_tools reports every WELCOME failure so.
+            raise _error(f"WELCOME of {len(body)} bytes", Code.ZMTP_CRYPTOGRAPHIC)
+        plain = _open_box(
+            body[24:], b"WELCOME-" + body[8:24], self.server_key, self._cn_secret, "WELCOME"
+        )
+        server_transient, cookie = plain[:32], plain[32:128]
+        self._precom = crypto_box_beforenm(server_transient, self._cn_secret)
+        # Vouch: proves that the owner of C also owns C' and meant this S.
+        vouch_nonce = os.urandom(16)
+        vouch = vouch_nonce + crypto_box(
+            self._cn_public + self.server_key, b"VOUCH---" + vouch_nonce,
+            server_transient, self._secret_key,
+        )
+        short = self._next_nonce()  # 2
+        box = crypto_box_afternm(
+            self.public_key + vouch + self._metadata, b"CurveZMQINITIATE" + short, self._precom
+        )
+        self._state = _State.WAIT_READY
+        return b"".join((_INITIATE, cookie, short, box))
+
+    def _ready(self, body: bytes) -> None:
+        if len(body) < _READY_MIN:
+            raise _error(f"READY of {len(body)} bytes", Code.ZMTP_MALFORMED_COMMAND_READY)
+        short = body[6:14]
+        self._peer_nonce = _U64.unpack(short)[0]  # server MESSAGE nonces must exceed it
+        try:
+            plain = crypto_box_open_afternm(body[14:], b"CurveZMQREADY---" + short, self._precom)
+        except CryptoError:
+            raise _error("READY box does not open", Code.ZMTP_CRYPTOGRAPHIC) from None
+        self.peer_properties = decode_metadata(plain)
+        self._state = _State.DONE
+        self.status = MechanismStatus.READY
+
+
+class CurveServer(_CurveBase):
+    """CURVE server (``ZMQ_CURVE_SERVER``).
+
+    :param public_key: our long-term public key S (kept for reference: like
+        libzmq, the server never needs it on the wire).
+    :param secret_key: our long-term secret key s.
+    :param zap: ask ZAP about each client key (libzmq: iff a handler is
+        bound); ``False`` accepts every client that completes the handshake.
+    :raises ValueError: a key that is not 32 bytes.
+    """
+
+    _send_prefix = b"CurveZMQMESSAGES"
+    _recv_prefix = b"CurveZMQMESSAGEC"
+
+    def __init__(self, public_key: bytes, secret_key: bytes, zap: bool = True) -> None:
+        super().__init__()
+        self.public_key = _check_key(public_key, "public key")
+        self._secret_key = _check_key(secret_key, "secret key")
+        self.zap = zap
+        #: The client's long-term public key C, once its INITIATE is verified.
+        self.client_key = b""
+        self._client_transient = b""
+        self._cookie_key = b""
+
+    def start(self, metadata: bytes) -> list[bytes]:
+        self._metadata = metadata
+        return []  # the client speaks first
+
+    def receive_command(self, body: bytes) -> list[bytes]:
+        state = self._state
+        if state is _State.WAIT_HELLO:
+            return [self._hello(body)]
+        if state is _State.WAIT_INITIATE:
+            return self._initiate(body)
+        # WAIT_ZAP: a well-behaved client waits for READY.
+        raise _error("command while waiting for ZAP", Code.ZMTP_UNSPECIFIED)
+
+    def _hello(self, body: bytes) -> bytes:
+        _check_structure(body)
+        if body[:6] != _HELLO:
+            raise _error(f"expected HELLO, got {bytes(body[:16])!r}", Code.ZMTP_UNEXPECTED_COMMAND)
+        if len(body) != _HELLO_SIZE:
+            raise _error(f"HELLO of {len(body)} bytes", Code.ZMTP_MALFORMED_COMMAND_HELLO)
+        if body[6:8] != b"\x01\x00":
+            raise _error(f"HELLO version {bytes(body[6:8])!r}", Code.ZMTP_MALFORMED_COMMAND_HELLO)
+        client_transient = bytes(body[80:112])
+        short = body[112:120]
+        self._peer_nonce = _U64.unpack(short)[0]
+        # The 64 zero bytes inside are not checked (libzmq does not either):
+        # that the box opens proves C' knows S.
+        _open_box(body[120:200], b"CurveZMQHELLO---" + short, client_transient,
+                  self._secret_key, "HELLO")
+        self._client_transient = client_transient
+        # Cookie: our per-connection state, sealed under a fresh key K so the
+        # client can only echo it back.
+        self._cookie_key = os.urandom(32)
+        cookie_nonce = os.urandom(16)
+        cookie = cookie_nonce + crypto_secretbox(
+            client_transient + self._cn_secret, b"COOKIE--" + cookie_nonce, self._cookie_key
+        )
+        welcome_nonce = os.urandom(16)
+        box = crypto_box(
+            self._cn_public + cookie, b"WELCOME-" + welcome_nonce, client_transient,
+            self._secret_key,
+        )
+        self._state = _State.WAIT_INITIATE
+        return _WELCOME + welcome_nonce + box
+
+    def _initiate(self, body: bytes) -> list[bytes]:
+        # Checks in libzmq's order; all must pass before ZAP is asked.
+        _check_structure(body)
+        if body[:9] != _INITIATE:
+            raise _error(
+                f"expected INITIATE, got {bytes(body[:16])!r}", Code.ZMTP_UNEXPECTED_COMMAND
+            )
+        if len(body) < _INITIATE_MIN:
+            raise _error(f"INITIATE of {len(body)} bytes", Code.ZMTP_MALFORMED_COMMAND_INITIATE)
+        try:
+            cookie = crypto_secretbox_open(
+                body[25:105], b"COOKIE--" + body[9:25], self._cookie_key
+            )
+        except CryptoError:
+            raise _error("cookie does not open", Code.ZMTP_CRYPTOGRAPHIC) from None
+        if cookie != self._client_transient + self._cn_secret:
+            raise _error("cookie is not this connection's", Code.ZMTP_CRYPTOGRAPHIC)
+        short = body[105:113]
+        self._peer_nonce = _U64.unpack(short)[0]
+        self._precom = crypto_box_beforenm(self._client_transient, self._cn_secret)
+        try:
+            plain = crypto_box_open_afternm(
+                body[113:], b"CurveZMQINITIATE" + short, self._precom
+            )
+        except CryptoError:
+            raise _error("INITIATE box does not open", Code.ZMTP_CRYPTOGRAPHIC) from None
+        client_key = plain[:32]
+        vouch = _open_box(plain[48:128], b"VOUCH---" + plain[32:48], client_key,
+                          self._cn_secret, "vouch")
+        if vouch[:32] != self._client_transient:
+            raise _error("vouch is for another transient key", Code.ZMTP_KEY_EXCHANGE)
+        # vouch[32:64] should be S; libzmq does not check it, neither do we.
+        self.client_key = client_key
+        if self.zap:
+            self._state = _State.WAIT_ZAP
+            self._request_auth(b"CURVE", [client_key])
+        # libzmq parses the metadata after sending the ZAP request.
+        self.peer_properties = decode_metadata(plain[128:])
+        if self.zap:
+            return []
+        return [self._ready_body()]
+
+    def _ready_body(self) -> bytes:
+        short = self._next_nonce()  # 1
+        box = crypto_box_afternm(self._metadata, b"CurveZMQREADY---" + short, self._precom)
+        self._state = _State.DONE
+        self.status = MechanismStatus.READY
+        return _READY + short + box
+
+    def auth_reply(
+        self, status_code: bytes, user_id: bytes, metadata: Mapping[str, bytes]
+    ) -> list[bytes]:
+        refusal = self._zap_verdict(status_code, user_id, metadata)
+        if refusal is not None:
+            self._state = _State.DONE
+            return refusal
+        return [self._ready_body()]
