@@ -26,6 +26,11 @@ from .poll import Poller, select, zmq_poll
 from .proxy import device, proxy, proxy_steerable
 from .socket import Socket
 from .transports.ipc import MAX_PATH_LENGTH as IPC_PATH_MAX_LEN
+from .zmtp.z85 import curve_keypair, curve_public
+
+#: pyzmq's typing aliases: gzmq has only one (green) flavour of each
+SyncContext = Context
+SyncSocket = Socket
 
 __version__ = "0.1.0"
 __revision__ = ""
@@ -37,7 +42,7 @@ DRAFT_API = False
 PYZMQ_DRAFT_API = False
 # The libzmq whose behaviour (and wire protocol) gzmq reproduces.
 # Reported so that pyzmq-derived code gating on zmq_version_info() >= (4, x) runs.
-_CAPABILITIES = {"ipc": True, "pgm": False, "tipc": False, "norm": False, "curve": False,
+_CAPABILITIES = {"ipc": True, "pgm": False, "tipc": False, "norm": False, "curve": True,
                  "gssapi": False, "draft": False}
 
 
@@ -66,6 +71,26 @@ def zmq_errno() -> int:
     return 0
 
 
+class Stopwatch:
+    """Deprecated in pyzmq (use time.monotonic); kept so old code still runs."""
+
+    def __init__(self) -> None:
+        self._start: Any = None
+
+    def start(self) -> None:
+        from time import monotonic
+        self._start = monotonic()
+
+    def stop(self) -> int:
+        """Microseconds since start()."""
+        from time import monotonic
+        if self._start is None:
+            raise ZMQError(22, "Must start the Stopwatch before calling stop.")
+        elapsed = monotonic() - self._start
+        self._start = None
+        return int(elapsed * 1e6)
+
+
 def get_includes() -> list[str]:
     return []
 
@@ -81,7 +106,8 @@ __all__ = [
     "Again", "ContextTerminated", "InterruptedSystemCall", "ZMQBindError", "NotDone",
     "ZMQVersionError", "DraftFDWarning", "COPY_THRESHOLD", "IPC_PATH_MAX_LEN", "DRAFT_API",
     "PYZMQ_DRAFT_API", "constants", "error", "_FINISHED_TRACKER", "__version__",
-    "get_includes", "get_library_dirs",
+    "get_includes", "get_library_dirs", "curve_keypair", "curve_public", "Stopwatch",
+    "SyncContext", "SyncSocket",
 ] + list(constants.__all__)
 
 

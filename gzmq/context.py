@@ -183,5 +183,5 @@ class Context:
     def __repr__(self) -> str:
         count = len(self._sockets)
         closed = " closed" if self._closed else ""
-        plural = "" if count == 1 else "s"
-        return f"<{self._repr_module}.Context({count} socket{plural}) at {hex(id(self))}{closed}>"
+        sockets = "" if not count else f"{count} socket" if count == 1 else f"{count} sockets"
+        return f"<{self._repr_module}.Context({sockets}) at {hex(id(self))}{closed}>"

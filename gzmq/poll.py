@@ -20,7 +20,8 @@ from gevent import get_hub
 from gevent.event import Event
 from gevent.monkey import get_original
 
-from .constants import POLLERR, POLLIN, POLLOUT
+from .constants import ENOTSOCK, POLLERR, POLLIN, POLLOUT
+from .error import ContextTerminated, ZMQError
 from .socket import Socket
 
 __all__ = ["Poller", "select", "zmq_poll", "EdgeFD"]
@@ -72,8 +73,10 @@ class Poller:
         fds: dict[int, tuple[Any, int]] = {}
         for socket, flags in self.sockets:
             if isinstance(socket, Socket):
+                if socket.context._terminated:
+                    raise ContextTerminated()
                 if socket.closed:
-                    continue
+                    raise ZMQError(ENOTSOCK)
                 events = socket._events() & flags
                 if events:
                     ready.append((socket, events))
@@ -86,7 +89,7 @@ class Poller:
                        (_select_module.POLLOUT if flags & POLLOUT else 0)
                 poller.register(fd, mask | _select_module.POLLERR)
             for fd, revents in poller.poll(0):
-                socket, flags = fds[fd]
+                _, flags = fds[fd]
                 events = 0
                 if revents & (_select_module.POLLIN | _select_module.POLLHUP):
                     events |= POLLIN
@@ -96,7 +99,7 @@ class Poller:
                     events |= POLLERR
                 events &= flags | POLLERR
                 if events:
-                    ready.append((socket, events))
+                    ready.append((fd, events))  # pyzmq reports native fds as int fds
         return ready
 
     def poll(self, timeout: Optional[float] = None) -> list[tuple[Any, int]]:

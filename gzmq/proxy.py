@@ -29,7 +29,18 @@ class _Counters:
 
 
 def _shuttle(source: Any, destination: Any, capture: Optional[Any], running: Event,
-             counters: _Counters) -> None:
+             counters: _Counters) -> Optional[BaseException]:
+    """Move messages until something ends it; return (not raise) what ended it, so the hub
+    does not report an expected ContextTerminated as a crashed greenlet."""
+    try:
+        _shuttle_forever(source, destination, capture, running, counters)
+    except ZMQError as ended:
+        return ended
+    return None
+
+
+def _shuttle_forever(source: Any, destination: Any, capture: Optional[Any], running: Event,
+                     counters: _Counters) -> None:
     while True:
         msg = source.recv_multipart()
         size = sum(len(part) for part in msg)
@@ -49,16 +60,19 @@ def proxy_steerable(frontend: Any, backend: Any, capture: Optional[Any] = None,
     running = Event()
     running.set()
     forward, backward = _Counters(), _Counters()
-    shuttles = [gevent.spawn(_shuttle, frontend, backend, capture, running, forward)]
-    if backend is not frontend:
+    shuttles = []
+    # a direction whose source cannot receive (PUSH, PUB behind a streamer/forwarder) simply
+    # never carries anything, as in libzmq, where such a socket is never readable
+    if _can_receive(frontend):
+        shuttles.append(gevent.spawn(_shuttle, frontend, backend, capture, running, forward))
+    if backend is not frontend and _can_receive(backend):
         shuttles.append(gevent.spawn(_shuttle, backend, frontend, capture, running, backward))
     try:
         if control is not None:
             _obey(control, running, shuttles, forward, backward)
             return
-        finished = gevent.wait(shuttles, count=1)
-        for shuttle in finished:
-            shuttle.get()  # re-raise what ended it (ContextTerminated, ENOTSOCK, ...)
+        finished = gevent.wait(shuttles, count=1) if shuttles else []
+        _raise_ending(finished)
     finally:
         gevent.killall(shuttles, block=False)
 
@@ -70,8 +84,7 @@ def _obey(control: Any, running: Event, shuttles: list[gevent.Greenlet], forward
         finished = gevent.wait(shuttles + [waiter], count=1)
         if waiter not in finished:
             waiter.kill()
-            for shuttle in finished:
-                shuttle.get()
+            _raise_ending(finished)
             continue
         command = waiter.get()
         if command == b"PAUSE":
@@ -86,6 +99,19 @@ def _obey(control: Any, running: Event, shuttles: list[gevent.Greenlet], forward
                       backward.bytes_out, backward.messages_in, backward.bytes_in,
                       forward.messages_out, forward.bytes_out]
             control.send_multipart([v.to_bytes(8, sys.byteorder) for v in values])
+
+
+def _can_receive(socket: Any) -> bool:
+    routing = getattr(socket, "_routing", None)
+    return routing is None or type(routing).can_recv
+
+
+def _raise_ending(finished: Any) -> None:
+    """Re-raise what ended a shuttle (ContextTerminated, ENOTSOCK...)."""
+    for shuttle in finished:
+        ended = shuttle.get()
+        if ended is not None:
+            raise ended
 
 
 def proxy(frontend: Any, backend: Any, capture: Optional[Any] = None) -> None:

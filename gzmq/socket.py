@@ -446,6 +446,7 @@ class Socket:
                 continue
 
     def _wake_all(self) -> None:
+        """Wake every greenlet waiting on this socket (and pollers watching it)."""
         self._recv_signal.notify()
         self._send_signal.notify()
 

@@ -31,7 +31,10 @@ class _HubErrors:
         errors = self.errors
 
         def handle_error(context: Any, type_: Any, value: Any, tb: Any) -> None:
-            if not issubclass(type_, (gevent.GreenletExit, KeyboardInterrupt, SystemExit)):
+            # hub.NOT_ERROR: what gevent itself treats as not-an-error (e.g. a failed name
+            # lookup in its resolver thread), besides greenlet exits
+            expected = (gevent.GreenletExit, KeyboardInterrupt, SystemExit) + tuple(hub.NOT_ERROR)
+            if not issubclass(type_, expected):
                 errors.append((context, type_, value))
             self._original(context, type_, value, tb)
 

@@ -3,8 +3,9 @@
 - ``ipc://@name`` is the abstract namespace (a leading NUL, no file); ``ipc://*`` binds a fresh
   path in a new temporary directory.
 - A path must fit ``sun_path`` (107 bytes + NUL): ENAMETOOLONG otherwise.
-- bind removes a stale file at the path first, and the file is removed again on unbind/close
-  (libzmq does both); abstract names leave nothing behind.
+- bind removes a stale file at the path first (as libzmq does), and we also remove the file
+  on unbind/close, which libzmq 4.3 does not (libzmq#2764): leaving nothing behind is the
+  behaviour users ask for, and a peer cannot tell. Abstract names leave nothing anyway.
 - Peer-Address is ``localhost:<uid>:<gid>:<pid>`` of the peer process (SO_PEERCRED).
 """
 

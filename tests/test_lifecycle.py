@@ -1,0 +1,373 @@
+"""Nothing outlives its owner: greenlets, fds, ipc files; LINGER; queued and reconnecting
+delivery; destroy()."""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket as stdsocket
+import time
+from typing import Any, Callable
+
+import gevent
+import greenlet
+import pytest
+import gevent.threadpool
+
+import gzmq
+
+RECONNECT_IVL = 20  # ms, so reconnect tests stay fast
+_POOL_WORKER = getattr(gevent.threadpool, "_WorkerGreenlet", ())
+
+
+def live_greenlets() -> set[Any]:
+    """Running greenlets of this thread, less the hub: what gzmq could have left behind.
+
+    gevent's thread pool (its DNS resolver) keeps idle worker threads; their greenlets
+    (ThreadPoolWorker, each thread's main greenlet) are gevent's, not leaks."""
+    gc.collect()
+    return {o for o in gc.get_objects()
+            if isinstance(o, greenlet.greenlet) and not o.dead and o.parent is not None
+            and not isinstance(o, _POOL_WORKER)
+            and o is not gevent.get_hub() and o is not greenlet.getcurrent()}
+
+
+def open_fds() -> set[int]:
+    return {int(name) for name in os.listdir("/proc/self/fd")}
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        gevent.sleep(0.01)
+    return True
+
+
+def free_tcp_port() -> int:
+    probe = stdsocket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def full_cycle(tmp_path: Any, tag: str) -> str:
+    """tcp + ipc + inproc binds/connects, traffic, monitor, fd use; close; term."""
+    context = gzmq.Context()
+    ipc_path = str(tmp_path / f"{tag}.ipc")
+    sockets = []
+    pairs = [("tcp://127.0.0.1:*", None), (f"ipc://{ipc_path}", None),
+             (f"inproc://cycle-{tag}", None)]
+    for url, _ in pairs:
+        pull, push = context.socket(gzmq.PULL), context.socket(gzmq.PUSH)
+        sockets += [pull, push]
+        pull.bind(url)
+        push.connect(pull.last_endpoint)
+        for i in range(20):
+            push.send_multipart([b"%d" % i, b"x" * 100])
+        for i in range(20):
+            assert pull.poll(2000), url
+            assert pull.recv_multipart()[0] == b"%d" % i
+    rep, req = context.socket(gzmq.REP), context.socket(gzmq.REQ)
+    sockets += [rep, req]
+    monitor = rep.get_monitor_socket()
+    rep.bind("tcp://127.0.0.1:*")
+    req.connect(rep.last_endpoint)
+    req.send(b"q")
+    rep.send(rep.recv())
+    assert req.recv() == b"q"
+    assert isinstance(req.fileno(), int)  # an FD-emulating object comes into being
+    assert monitor.poll(2000)
+    rep.disable_monitor()
+    for sock in sockets:
+        sock.close()
+    monitor.close()
+    with gevent.Timeout(5, AssertionError("term() hung after closing everything")):
+        context.term()
+    return ipc_path
+
+
+def test_no_greenlet_left_behind(tmp_path: Any) -> None:
+    full_cycle(tmp_path, "warmup")
+    before = live_greenlets()
+    full_cycle(tmp_path, "measured")
+    assert wait_until(lambda: not (live_greenlets() - before), timeout=1), \
+        f"left running: {live_greenlets() - before}"
+
+
+def test_no_greenlet_left_after_destroy(tmp_path: Any) -> None:
+    full_cycle(tmp_path, "warmup-destroy")
+    before = live_greenlets()
+    context = gzmq.Context()
+    pull = context.socket(gzmq.PULL)
+    pull.bind("tcp://127.0.0.1:*")
+    for _ in range(5):
+        push = context.socket(gzmq.PUSH)
+        push.connect(pull.last_endpoint)
+        push.send(b"queued")
+    nowhere = context.socket(gzmq.PUSH)
+    nowhere.connect(f"tcp://127.0.0.1:{free_tcp_port()}")
+    nowhere.send(b"stuck")
+    gevent.sleep(0.05)
+    context.destroy(linger=0)
+    assert wait_until(lambda: not (live_greenlets() - before), timeout=1), \
+        f"left running: {live_greenlets() - before}"
+
+
+def test_no_fd_left_open(tmp_path: Any) -> None:
+    full_cycle(tmp_path, "warmup-fd")
+    before = open_fds()
+    ipc_path = full_cycle(tmp_path, "measured-fd")
+    assert wait_until(lambda: open_fds() <= before, timeout=1), \
+        f"fds left open: {sorted(open_fds() - before)}"
+    assert not os.path.exists(ipc_path), "ipc socket file left behind"
+
+
+def test_no_fd_left_after_failed_connects() -> None:
+    context = gzmq.Context()
+    context.socket(gzmq.PUSH).close()
+    before = open_fds()
+    push = context.socket(gzmq.PUSH)
+    push.reconnect_ivl = RECONNECT_IVL
+    push.connect(f"tcp://127.0.0.1:{free_tcp_port()}")  # refused again and again
+    gevent.sleep(0.2)
+    push.close(linger=0)
+    context.term()
+    assert wait_until(lambda: open_fds() <= before, timeout=1), \
+        f"fds left open: {sorted(open_fds() - before)}"
+
+
+# --------------------------------------------------------------------------------------------
+# LINGER
+
+
+def lingering_push(linger: int) -> tuple[Any, int]:
+    """A context whose only socket is a closed PUSH holding 5 messages for a peer that isn't
+    there yet (tcp port returned)."""
+    context = gzmq.Context()
+    port = free_tcp_port()
+    push = context.socket(gzmq.PUSH)
+    push.linger = linger
+    push.reconnect_ivl = RECONNECT_IVL
+    push.connect(f"tcp://127.0.0.1:{port}")
+    for i in range(5):
+        push.send(b"%d" % i)
+    push.close()
+    return context, port
+
+
+def test_linger_forever_delivers_when_peer_appears(ctx: Any) -> None:
+    context, port = lingering_push(-1)
+    terminator = gevent.spawn(context.term)
+    gevent.sleep(0.2)
+    assert not terminator.dead, "term() returned with messages still queued (LINGER -1)"
+    pull = ctx.socket(gzmq.PULL)
+    pull.bind(f"tcp://127.0.0.1:{port}")
+    got = []
+    with gevent.Timeout(3, AssertionError(f"only {got} delivered")):
+        while len(got) < 5:
+            got.append(pull.recv())
+    assert got == [b"%d" % i for i in range(5)]
+    terminator.join(2)
+    assert terminator.dead, "term() kept waiting after the queue drained"
+    assert context.closed
+
+
+def test_linger_zero_term_returns_immediately() -> None:
+    context, _ = lingering_push(0)
+    started = time.monotonic()
+    with gevent.Timeout(2, AssertionError("term() waited despite LINGER 0")):
+        context.term()
+    assert time.monotonic() - started < 0.1
+
+
+@pytest.mark.parametrize("via", ["socket", "close"])
+def test_linger_200ms_term_waits_about_that(via: str) -> None:
+    if via == "socket":
+        context, _ = lingering_push(200)
+    else:  # close(linger=...) overrides the option
+        context = gzmq.Context()
+        push = context.socket(gzmq.PUSH)
+        push.connect(f"tcp://127.0.0.1:{free_tcp_port()}")
+        push.send(b"never delivered")
+        push.close(linger=200)
+    started = time.monotonic()
+    with gevent.Timeout(3, AssertionError("term() ignored LINGER 200")):
+        context.term()
+    elapsed = time.monotonic() - started
+    assert 0.15 <= elapsed < 0.7, elapsed
+
+
+def test_context_linger_default_applies(ctx: Any) -> None:
+    context = gzmq.Context()
+    context.linger = 0
+    push = context.socket(gzmq.PUSH)
+    push.connect(f"tcp://127.0.0.1:{free_tcp_port()}")
+    push.send(b"dropped")
+    push.close()
+    started = time.monotonic()
+    with gevent.Timeout(2, AssertionError("context linger default ignored")):
+        context.term()
+    assert time.monotonic() - started < 0.1
+
+
+def test_linger_without_pending_messages_does_not_wait() -> None:
+    context = gzmq.Context()
+    pull = context.socket(gzmq.PULL)
+    pull.bind("tcp://127.0.0.1:*")
+    push = context.socket(gzmq.PUSH)
+    push.connect(pull.last_endpoint)
+    push.send(b"x")
+    assert pull.recv() == b"x"
+    push.close()  # LINGER -1, but nothing is queued
+    pull.close()
+    started = time.monotonic()
+    with gevent.Timeout(2, AssertionError("term() waited with nothing to deliver")):
+        context.term()
+    assert time.monotonic() - started < 0.2
+
+
+# --------------------------------------------------------------------------------------------
+# queued and reconnecting delivery
+
+
+def test_connect_before_bind_tcp_delivers_queued(ctx: Any) -> None:
+    port = free_tcp_port()
+    push = ctx.socket(gzmq.PUSH)
+    push.reconnect_ivl = RECONNECT_IVL
+    push.connect(f"tcp://127.0.0.1:{port}")
+    for i in range(10):
+        push.send(b"%d" % i, gzmq.NOBLOCK)  # queued, never blocks below the HWM
+    gevent.sleep(0.1)  # a few refused connection attempts
+    pull = ctx.socket(gzmq.PULL)
+    pull.bind(f"tcp://127.0.0.1:{port}")
+    got = []
+    with gevent.Timeout(3, AssertionError(f"only {got} delivered")):
+        while len(got) < 10:
+            got.append(pull.recv())
+    assert got == [b"%d" % i for i in range(10)]
+
+
+def test_connect_before_bind_ipc_delivers_queued(ctx: Any, tmp_path: Any) -> None:
+    url = f"ipc://{tmp_path / 'late.ipc'}"
+    push = ctx.socket(gzmq.PUSH)
+    push.reconnect_ivl = RECONNECT_IVL
+    push.connect(url)
+    for i in range(10):
+        push.send(b"%d" % i)
+    pull = ctx.socket(gzmq.PULL)
+    gevent.sleep(0.05)
+    pull.bind(url)
+    with gevent.Timeout(3, AssertionError("queued ipc messages not delivered")):
+        assert [pull.recv() for _ in range(10)] == [b"%d" % i for i in range(10)]
+
+
+def reconnects(ctx: Any, push: Any, port: int, down_for: float) -> None:
+    first = ctx.socket(gzmq.PULL)
+    first.bind(f"tcp://127.0.0.1:{port}")
+    push.connect(f"tcp://127.0.0.1:{port}")
+    push.send(b"before")
+    assert first.poll(2000) and first.recv() == b"before"
+    first.close(linger=0)
+    gevent.sleep(down_for)
+    second = ctx.socket(gzmq.PULL)
+    second.bind(f"tcp://127.0.0.1:{port}")
+    deadline = time.monotonic() + 3
+    while True:
+        push.send(b"after", gzmq.NOBLOCK)
+        if second.poll(50):
+            break
+        assert time.monotonic() < deadline, "PUSH never reconnected to the re-bound port"
+    assert second.recv() == b"after"
+
+
+def test_reconnect_after_peer_rebinds(ctx: Any) -> None:
+    push = ctx.socket(gzmq.PUSH)
+    push.reconnect_ivl = RECONNECT_IVL
+    push.sndhwm = 100000
+    reconnects(ctx, push, free_tcp_port(), down_for=0.05)
+
+
+def test_reconnect_with_backoff(ctx: Any) -> None:
+    push = ctx.socket(gzmq.PUSH)
+    push.reconnect_ivl = 10
+    push.reconnect_ivl_max = 100  # 10, 20, 40, 80, 100, 100 ... ms between attempts
+    push.sndhwm = 100000
+    started = time.monotonic()
+    reconnects(ctx, push, free_tcp_port(), down_for=0.4)
+    assert time.monotonic() - started < 2.0
+
+
+def test_reconnect_ivl_minus_one_does_not_reconnect(ctx: Any) -> None:
+    port = free_tcp_port()
+    push = ctx.socket(gzmq.PUSH)
+    push.reconnect_ivl = -1
+    push.sndhwm = 100000
+    first = ctx.socket(gzmq.PULL)
+    first.bind(f"tcp://127.0.0.1:{port}")
+    push.connect(f"tcp://127.0.0.1:{port}")
+    push.send(b"before")
+    assert first.poll(2000) and first.recv() == b"before"
+    first.close(linger=0)
+    gevent.sleep(0.1)
+    second = ctx.socket(gzmq.PULL)
+    second.bind(f"tcp://127.0.0.1:{port}")
+    for _ in range(5):
+        try:
+            push.send(b"after", gzmq.NOBLOCK)
+        except gzmq.Again:
+            pass
+        gevent.sleep(0.05)
+    assert second.poll(100) == 0, "reconnected although RECONNECT_IVL is -1"
+
+
+# --------------------------------------------------------------------------------------------
+# destroy
+
+
+def test_destroy_linger_zero_closes_everything(tmp_path: Any) -> None:
+    context = gzmq.Context()
+    port = free_tcp_port()
+    server = context.socket(gzmq.ROUTER)
+    server.bind(f"tcp://127.0.0.1:{port}")
+    ipc_path = str(tmp_path / "destroy.ipc")
+    ipc_server = context.socket(gzmq.PULL)
+    ipc_server.bind(f"ipc://{ipc_path}")
+    client = context.socket(gzmq.DEALER)
+    client.connect(f"tcp://127.0.0.1:{port}")
+    client.send(b"hello")
+    assert server.poll(2000)
+    stuck = context.socket(gzmq.PUSH)  # default LINGER -1, with a message nobody will take
+    stuck.connect(f"tcp://127.0.0.1:{free_tcp_port()}")
+    stuck.send(b"pending")
+    blocked_error: list[Any] = []
+
+    def blocked_recv() -> None:
+        try:
+            ipc_server.recv()
+        except gzmq.ZMQError as e:
+            blocked_error.append(e)
+
+    waiter = gevent.spawn(blocked_recv)
+    gevent.sleep(0.05)
+    started = time.monotonic()
+    with gevent.Timeout(2, AssertionError("destroy(linger=0) hung")):
+        context.destroy(linger=0)
+    assert time.monotonic() - started < 0.2
+    assert context.closed
+    assert all(s.closed for s in (server, ipc_server, client, stuck))
+    waiter.join(1)
+    assert waiter.dead and len(blocked_error) == 1
+    assert blocked_error[0].errno in (gzmq.ENOTSOCK, gzmq.ETERM)
+    assert not os.path.exists(ipc_path)
+    # the port is free again
+    fresh = gzmq.Context()
+    try:
+        again = fresh.socket(gzmq.ROUTER)
+        again.bind(f"tcp://127.0.0.1:{port}")
+        again.close()
+    finally:
+        fresh.term()
+    context.destroy()  # idempotent
