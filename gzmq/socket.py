@@ -370,20 +370,27 @@ class Socket:
 
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
         """Receive one frame (bytes, or a ``Frame`` with copy=False)."""
+        if self._partial_in:
+            rest = self._partial_in.get(getcurrent())
+            if rest:
+                return self._next_part(rest, copy)
         if self._closed:
             raise ZMQError(ENOTSOCK)
-        current = getcurrent()
-        rest = self._partial_in.get(current) if self._partial_in else None
-        if rest:
-            data = rest.pop(0)
-            more = bool(rest)
-            if not more:
-                del self._partial_in[current]
-            return data if copy else self._frame(data, more)
-        msg = self._recv_message(flags)
+        try:
+            msg = self._routing.recv_nowait()
+        except Again:
+            msg = self._recv_message(flags)
         if len(msg) > 1:
-            self._partial_in[current] = msg[1:]
+            self._partial_in[getcurrent()] = msg[1:]
         return msg[0] if copy else self._frame(msg[0], len(msg) > 1)
+
+    def _next_part(self, rest: list[bytes], copy: bool) -> Any:
+        """The next frame of a message this greenlet has started to receive."""
+        data = rest.pop(0)
+        more = bool(rest)
+        if not more:
+            del self._partial_in[getcurrent()]
+        return data if copy else self._frame(data, more)
 
     def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
         """Receive every (remaining) frame of one message."""

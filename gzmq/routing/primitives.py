@@ -52,10 +52,15 @@ class LoadBalancer:
         for offset in range(count):
             index = (start + offset) % count
             pipe = pipes[index]
-            if pipe.writable:
-                pipe.send_nowait(msg)
-                self._next = index + 1
-                return pipe
+            out = pipe.outbound  # Pipe.writable and send_nowait, inlined: the hottest loop
+            if out.read_closed or (out.hwm and len(out.items) >= out.hwm and not out.conflate):
+                continue
+            if out.conflate:
+                out.items.clear()
+            out.items.append(msg)
+            out.reader.notify()
+            self._next = index + 1
+            return pipe
         raise Again()
 
     @property
@@ -96,10 +101,13 @@ class FairQueue:
         for offset in range(count):
             index = (start + offset) % count
             pipe = pipes[index]
-            if pipe.inbound.items:
-                item = pipe.recv_nowait()
+            inbound = pipe.inbound
+            items = inbound.items
+            if items:
+                item = items.popleft()  # Pipe.recv_nowait, inlined
+                inbound.writer.notify()
                 self._next = index + 1
-                if pipe.detached and not pipe.inbound.items:
+                if pipe.detached and not items:
                     self._remove(pipe)
                 return item, pipe
         raise Again()
