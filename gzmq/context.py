@@ -85,7 +85,6 @@ class Context:
                 sock.setsockopt(option, value)
             except ZMQError:
                 pass  # not every default applies to every type (pyzmq ignores these too)
-        self._sockets.add(sock)
         return sock
 
     def _socket_closed(self, sock: Socket) -> None:

@@ -83,6 +83,7 @@ class Socket:
         self._monitor: Any = None
         self._monitor_events = 0
         self._fd: Any = None
+        context._sockets.add(self)  # also for Socket(ctx, type) built directly, as pyzmq allows
 
     # ----------------------------------------------------------------------------------------
     # attribute-style options (pyzmq: ``s.linger = 0``, ``s.rcvhwm``)
