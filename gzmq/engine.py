@@ -30,18 +30,15 @@ from .constants import SOCKET_TYPE_NAMES
 from .handshake import AuthFailure, HandshakeTimeout, PeerClosed, run_handshake
 from .pipe import Pipe, Signal, SubscriptionCommand
 from .security import log as security_log
-from .security import make_mechanism
+from .security import make_mechanism, mechanism_name
+from .writer import ConnectionWriter
 
 __all__ = ["Engine", "ConnectionOutcome"]
 
 #: bytes read per recv_into; large enough that a burst of small messages is one syscall
 READ_BUFFER_SIZE = 256 * 1024
-#: most messages encoded into one write
-BATCH_MESSAGES = 512
 #: the reader yields to the hub after delivering this many messages in a row
 FAIR_SHARE = 256
-#: chunks at least this big are written on their own instead of being joined (no 2nd copy)
-LARGE_CHUNK = 64 * 1024
 
 _DISCONNECT_ERRORS = (OSError, EOFError, gevent.GreenletExit)
 
@@ -70,10 +67,8 @@ class Engine:
         self._engine_pipe = engine_pipe
         self._attached = attached
         self._reconnected = reconnected
-        self._wakeup = Signal()  # the writer waits here for outbound messages
         self._room = Signal()  # the reader waits here for room in the inbound pipe
-        self._control: list[bytes] = []  # protocol bytes (PONG) for the writer to send
-        self._writer: Optional[gevent.Greenlet] = None
+        self._writer: Optional[ConnectionWriter] = None
         self._closing = False
         self.handshake_done = False
         #: when the reader last got bytes (heartbeat liveness)
@@ -81,10 +76,13 @@ class Engine:
         self._heartbeat: Optional[_Heartbeat] = None
         #: set once ZAP refused this peer (its monitor event has been emitted)
         self.auth_refused = False
-        options = socket._options
-        self.conn = zmtp.Connection(
-            SOCKET_TYPE_NAMES[int(socket._type)],
-            make_mechanism(socket),
+        self.conn: Any = None  # the zmtp.Connection, made when the engine starts
+
+    def _make_connection(self) -> zmtp.Connection:
+        options = self.socket._options
+        return zmtp.Connection(
+            SOCKET_TYPE_NAMES[int(self.socket._type)],
+            make_mechanism(self.socket),
             identity=options.routing_id,
             max_message_size=options.maxmsgsize,
         )
@@ -96,6 +94,13 @@ class Engine:
         """Drive the connection until it ends; return a ``ConnectionOutcome``."""
         socket = self.socket
         socket._lifecycle.peers.add(self)
+        try:
+            self.conn = self._make_connection()
+        except ValueError as error:  # unusable security options, e.g. CURVE without keys
+            security_log.error("cannot start a %s handshake on %s: %s",
+                               mechanism_name(socket._options), self.endpoint, error)
+            socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", errno.EINVAL, self.endpoint)
+            return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
         try:
             events = run_handshake(self)
             self._on_ready(events[0])
@@ -148,8 +153,8 @@ class Engine:
         if not pipe.routing_id:
             pipe.routing_id = bytes(properties.get("Identity", b""))
         pipe.owner = self
-        # take over the queues' engine-side signals (a reconnect replaces the previous engine)
-        pipe.outbound.reader = self._wakeup
+        # take over the queues' engine-side signals (a reconnect replaces the previous engine);
+        # the writer installs itself as the outbound queue's reader
         pipe.inbound.writer = self._room
         pipe.inbound.write_closed = False
         if self._reconnected:
@@ -158,8 +163,10 @@ class Engine:
             self._attached = lifecycle.attach(pipe)
         socket._emit_event_safely("HANDSHAKE_SUCCEEDED", 0, self.endpoint)
         self.last_received = monotonic()
-        self._writer = gevent.spawn(self._write_loop)
-        self._writer.link(self._writer_ended)
+        self._writer = ConnectionWriter(self.stream, self.conn, pipe.outbound)
+        self._writer.greenlet.link(self._writer_ended)
+        if pipe.outbound.items:
+            self._writer.notify()  # queued before (or between) connections
         if socket._options.heartbeat_ivl > 0:
             self._ensure_heartbeat()
 
@@ -170,8 +177,8 @@ class Engine:
 
     def send_control(self, data: bytes) -> None:
         """Queue protocol bytes (PING/PONG) for the writer, ahead of the next batch."""
-        self._control.append(data)
-        self._wakeup.notify()
+        if self._writer is not None:
+            self._writer.send_control(data)
 
     def _read_loop(self) -> None:
         stream, conn = self.stream, self.conn
@@ -227,62 +234,11 @@ class Engine:
         while inbound.hwm and len(inbound.items) >= inbound.hwm and not inbound.read_closed:
             self._room.wait()
 
-    # ----------------------------------------------------------------------------------------
-    # the writer greenlet
-
-    def _write_loop(self) -> None:
-        outbound = self.pipe.outbound  # type: ignore[union-attr]
-        items = outbound.items
-        control = self._control
-        conn = self.conn
-        wakeup = self._wakeup
-        while True:
-            if not items and not control:
-                if outbound.write_closed:
-                    self._closing = True
-                    return  # socket closed and everything queued was written
-                wakeup.wait()
-                continue
-            chunks: list[Any] = []
-            if control:
-                chunks.extend(control)
-                control.clear()
-            batch: list[Any] = []
-            while items and len(batch) < BATCH_MESSAGES:
-                item = items.popleft()
-                if type(item) is SubscriptionCommand:
-                    if batch:
-                        conn.encode_messages(batch, chunks)
-                        batch = []
-                    chunks.append(conn.subscribe(item.topic) if item.subscribe
-                                  else conn.cancel(item.topic))
-                else:
-                    batch.append(item)
-            if batch:
-                conn.encode_messages(batch, chunks)
-            outbound.writer.notify()
-            self._write(chunks)
-
-    def _write(self, chunks: list[Any]) -> None:
-        sendall = self.stream.sendall
-        if len(chunks) == 1:
-            sendall(chunks[0])
-            return
-        small: list[Any] = []
-        for chunk in chunks:
-            if len(chunk) >= LARGE_CHUNK:
-                if small:
-                    sendall(b"".join(small))
-                    small = []
-                sendall(chunk)
-            else:
-                small.append(chunk)
-        if small:
-            sendall(b"".join(small))
-
     def _writer_ended(self, writer: gevent.Greenlet) -> None:
         # Either the socket closed and the queue drained (graceful), or the write failed.
         # Both end the connection: closing the stream wakes the reader with an error.
+        if self._writer is not None and self._writer.closing:
+            self._closing = True
         self._close_stream()
 
     # ----------------------------------------------------------------------------------------
@@ -316,7 +272,7 @@ class Engine:
         socket._lifecycle.peers.discard(self)
         if self._heartbeat is not None:
             self._heartbeat.stop()
-        writer = self._writer
+        writer = self._writer.greenlet if self._writer is not None else None
         if writer is not None and not writer.dead:
             writer.unlink(self._writer_ended)
             writer.kill(block=False)

@@ -39,6 +39,10 @@ def zap_handler_bound(context: Any) -> bool:
     return handler is not None and not handler.closed
 
 
+def mechanism_name(options: Any) -> str:
+    return MECHANISM_NAMES.get(options.mechanism, b"?").decode()
+
+
 def make_mechanism(socket: Any) -> zmtp.Mechanism:
     options = socket._options
     has_handler = zap_handler_bound(socket.context)
@@ -48,8 +52,12 @@ def make_mechanism(socket: Any) -> zmtp.Mechanism:
         return zmtp.PlainClient(options.plain_username, options.plain_password)
     if options.mechanism == CURVE:
         if options.as_server:
-            return zmtp.CurveServer(options.curve_publickey, options.curve_secretkey,
-                                    zap=has_handler)
+            # libzmq's server needs only its secret key; the public one never goes on the wire
+            public = options.curve_publickey
+            if not public and len(options.curve_secretkey) == 32:
+                public = zmtp.z85.decode(zmtp.z85.curve_public(zmtp.z85.encode(
+                    options.curve_secretkey)))
+            return zmtp.CurveServer(public, options.curve_secretkey, zap=has_handler)
         return zmtp.CurveClient(options.curve_publickey, options.curve_secretkey,
                                 options.curve_serverkey)
     if options.zap_domain and has_handler:

@@ -58,9 +58,14 @@ class Listener:
                 delay = min(delay * 2, self.max_delay)
                 continue
             delay = self.min_delay
-            self._configure(stream, self.socket._options)
+            try:
+                self._configure(stream, self.socket._options)
+                peer_address = self._peer_address(stream)
+            except OSError:  # the peer hung up already: nothing to serve
+                stream.close()
+                continue
             self.socket._emit_event_safely("ACCEPTED", stream.fileno(), self.endpoint)
-            engine = Engine(self.socket, stream, self.endpoint, self._peer_address(stream))
+            engine = Engine(self.socket, stream, self.endpoint, peer_address)
             self._engines.add(engine)
             greenlet = self.socket._lifecycle.spawn(engine.run)
             greenlet.link(lambda _, engine=engine: self._engines.discard(engine))

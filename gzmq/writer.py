@@ -1,0 +1,181 @@
+"""The write side of a connection: batching, and writing without a greenlet switch when it can.
+
+Messages reach the wire two ways, in one order:
+
+1. **From the hub, before it polls.** A message put into the outbound pipe calls ``notify()``,
+   which schedules one hub callback (``loop.run_callback``). That callback runs when the user's
+   greenlet next blocks or yields, so everything sent meanwhile goes out as one batch. It
+   encodes the batch and tries one *non-blocking* ``send``. In a request/reply exchange this
+   saves waking the writer greenlet on every hop, and a sender that never blocks still has its
+   burst written with one syscall.
+2. **From the writer greenlet.** Whatever the hub could not write at once (a full kernel buffer,
+   or a large message, which goes out without the extra copy) becomes the *backlog*. The writer
+   greenlet writes the backlog with blocking ``sendall`` calls, then drains the pipe itself
+   until the pipe is empty. While it is busy, or while a backlog is waiting, the hub callback
+   only wakes it, so bytes never overtake each other. CURVE nonces stay in order because
+   encoding and queuing never yield in between.
+
+Protocol bytes (PONG, PING) go through ``send_control`` and are written before the next batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import gevent
+from gevent import get_hub
+
+from .pipe import MessageQueue, Signal, SubscriptionCommand
+
+__all__ = ["ConnectionWriter"]
+
+#: most messages encoded into one write
+BATCH_MESSAGES = 512
+#: chunks at least this big are written on their own instead of being joined (no 2nd copy)
+LARGE_CHUNK = 64 * 1024
+#: a hub flush bigger than this is left to the writer greenlet, which writes it without copying
+HUB_FLUSH_LIMIT = 256 * 1024
+
+log = logging.getLogger("gzmq.engine")
+
+
+class ConnectionWriter:
+    def __init__(self, stream: Any, conn: Any, outbound: MessageQueue) -> None:
+        self.stream = stream
+        self.conn = conn
+        self.outbound = outbound
+        self.control: list[bytes] = []
+        self.wakeup = Signal()  # the writer greenlet waits here
+        self.backlog: list[Any] = []  # chunks the writer greenlet owes the stream first
+        self.closing = False  # set when the pipe was closed and fully written
+        self._busy = False  # the writer greenlet is inside a (possibly blocking) write
+        self._flush_scheduled = False
+        self._loop = get_hub().loop
+        raw = getattr(stream, "_sock", None)  # gevent's socket wraps a non-blocking one
+        self._raw_send = raw.send if raw is not None else None
+        outbound.reader = self  # puts into the pipe now call notify()
+        self.greenlet = gevent.spawn(self._run)
+
+    # --- the pipe's reader signal ---------------------------------------------------------
+
+    def notify(self) -> None:
+        """Something was queued: flush it from the hub before the hub next polls."""
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.run_callback(self._flush_from_hub)
+
+    def wait(self, timeout: Any = None) -> bool:  # Signal's other half; nobody waits on us
+        raise RuntimeError("ConnectionWriter is not waitable")
+
+    def send_control(self, data: bytes) -> None:
+        self.control.append(data)
+        self.notify()
+
+    # --- encoding ---------------------------------------------------------------------------
+
+    def _take_batch(self) -> list[Any]:
+        """Encode queued protocol bytes and up to BATCH_MESSAGES messages into wire chunks."""
+        chunks: list[Any] = []
+        control = self.control
+        if control:
+            chunks.extend(control)
+            control.clear()
+        items = self.outbound.items
+        if not items:
+            return chunks
+        conn = self.conn
+        batch: list[Any] = []
+        while items and len(batch) < BATCH_MESSAGES:
+            item = items.popleft()
+            if type(item) is SubscriptionCommand:
+                if batch:
+                    conn.encode_messages(batch, chunks)
+                    batch = []
+                chunks.append(conn.subscribe(item.topic) if item.subscribe
+                              else conn.cancel(item.topic))
+            else:
+                batch.append(item)
+        if batch:
+            conn.encode_messages(batch, chunks)
+        self.outbound.writer.notify()  # room for the socket's senders
+        return chunks
+
+    # --- path 1: the hub callback -----------------------------------------------------------
+
+    def _flush_from_hub(self) -> None:
+        self._flush_scheduled = False
+        try:
+            self._try_flush()
+        except Exception:  # never let a bug escape into the hub; the writer will see it too
+            log.exception("gzmq: flushing a connection from the hub failed")
+            self.wakeup.notify()
+
+    def _try_flush(self) -> None:
+        if self._busy or self.backlog or self._raw_send is None or self.greenlet.dead:
+            self.wakeup.notify()
+            return
+        chunks = self._take_batch()
+        if not chunks:
+            if self.outbound.write_closed:
+                self.wakeup.notify()  # nothing left: let the writer end the connection
+            return
+        size = sum(len(chunk) for chunk in chunks)
+        if size > HUB_FLUSH_LIMIT:
+            self.backlog = chunks
+            self.wakeup.notify()
+            return
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        try:
+            sent = self._raw_send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            sent = 0  # the writer's sendall meets the same error and ends the connection
+        if sent < len(data):
+            self.backlog = [memoryview(data)[sent:]]
+            self.wakeup.notify()
+        elif self.outbound.items or self.control:
+            self.notify()  # more than one batch was queued
+
+    # --- path 2: the writer greenlet --------------------------------------------------------
+
+    def _run(self) -> None:
+        outbound = self.outbound
+        items = outbound.items
+        wakeup = self.wakeup
+        while True:
+            if self.backlog:
+                chunks, self.backlog = self.backlog, []
+            elif items or self.control:
+                chunks = self._take_batch()
+            elif outbound.write_closed:
+                self.closing = True
+                return  # socket closed and everything queued was written
+            else:
+                wakeup.wait()
+                continue
+            self._busy = True
+            try:
+                self._write(chunks)
+            except OSError:
+                return  # the peer is gone; the reader sees it too and ends the connection
+            finally:
+                self._busy = False
+
+    def _write(self, chunks: list[Any]) -> None:
+        sendall = self.stream.sendall
+        if len(chunks) == 1:
+            sendall(chunks[0])
+            return
+        small: list[Any] = []
+        for chunk in chunks:
+            if len(chunk) >= LARGE_CHUNK:
+                if small:
+                    sendall(b"".join(small))
+                    small = []
+                sendall(chunk)
+            else:
+                small.append(chunk)
+        if small:
+            sendall(b"".join(small))
