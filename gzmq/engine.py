@@ -78,6 +78,18 @@ class Engine:
         self.auth_refused = False
         self.conn: Any = None  # the zmtp.Connection, made when the engine starts
 
+    def _send_last_words(self) -> None:
+        """Best effort: what the protocol still wants out (our greeting, on a mismatch)."""
+        if self.conn is None or self.handshake_done:
+            return
+        try:
+            out = self.conn.data_to_send()
+            if out:
+                with gevent.Timeout(0.1, False):
+                    self.stream.sendall(out)
+        except OSError:
+            pass
+
     def _make_connection(self) -> zmtp.Connection:
         options = self.socket._options
         return zmtp.Connection(
@@ -107,14 +119,19 @@ class Engine:
             self._dispatch(events[1:])
             self._read_loop()
         except zmtp.ProtocolError as error:
-            if not self.handshake_done:
-                security_log.warning("handshake with %s (%s) failed: %s",
-                                     self.peer_address or self.endpoint,
-                                     self.conn.mechanism.name.decode(), error)
-                socket._emit_event_safely("HANDSHAKE_FAILED_PROTOCOL", error.code, self.endpoint)
+            security_log.warning("%s with %s (%s) failed: %s",
+                                 "connection" if self.handshake_done else "handshake",
+                                 self.peer_address or self.endpoint,
+                                 self.conn.mechanism.name.decode(), error)
+            # libzmq reports it even after the handshake (a bad CURVE MESSAGE, say)
+            socket._emit_event_safely("HANDSHAKE_FAILED_PROTOCOL", error.code, self.endpoint)
+            self._send_last_words()
             return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
         except AuthFailure as failure:
-            if failure.protocol_code:
+            if failure.no_detail_errno:
+                socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", failure.no_detail_errno,
+                                          self.endpoint)
+            elif failure.protocol_code:
                 socket._emit_event_safely("HANDSHAKE_FAILED_PROTOCOL", failure.protocol_code,
                                           self.endpoint)
             elif failure.status is not None and not self.auth_refused:

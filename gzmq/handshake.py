@@ -42,10 +42,13 @@ class AuthFailure(Exception):
     reply was malformed (a PROTOCOL_ERROR_ZAP_* value) instead of a refusal.
     """
 
-    def __init__(self, status: Optional[int], protocol_code: int = 0) -> None:
+    def __init__(self, status: Optional[int], protocol_code: int = 0,
+                 no_detail_errno: int = 0) -> None:
         super().__init__(status)
         self.status = status
         self.protocol_code = protocol_code
+        #: set when libzmq reports HANDSHAKE_FAILED_NO_DETAIL with this errno instead
+        self.no_detail_errno = no_detail_errno
 
 
 def run_handshake(engine: Any) -> list[Any]:
@@ -118,7 +121,7 @@ def _authenticate(engine: Any, request: zmtp.AuthRequest) -> list[Any]:
         # only PLAIN asks without a handler (CURVE/NULL were built not to ask): libzmq refuses
         log.warning("handshake from %s (%s) refused: no ZAP handler at inproc://zeromq.zap.01",
                     peer, mechanism)
-        raise AuthFailure(None, zmtp.ProtocolErrorCode.ZAP_UNSPECIFIED)
+        raise AuthFailure(None, no_detail_errno=errno.EFAULT)  # libzmq's zap_connect fails so
     reply: ZapReply = ZapClient.of(socket.context).request(
         options.zap_domain, engine.peer_address.encode(), options.routing_id,
         request.mechanism, list(request.credentials))

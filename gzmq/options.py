@@ -139,6 +139,8 @@ class Options:
                 raise ZMQError(EINVAL)
             if option in _SHORT_STRINGS and len(value) > 255:
                 raise ZMQError(EINVAL)
+            if option in (O.PLAIN_USERNAME, O.PLAIN_PASSWORD) and not value:
+                raise ZMQError(EINVAL)  # libzmq takes 1..255 bytes
         else:
             if isinstance(value, bool) or not isinstance(value, int):
                 if not isinstance(value, bool):

@@ -218,7 +218,10 @@ class Connection:
             self._check_mechanism(events)
         except ProtocolError as err:
             err.events = events
-            self._close()
+            # A mechanism mismatch still lets our whole greeting out (libzmq writes it before
+            # it reads the peer's), so the peer learns which mechanism we wanted.
+            mismatch = err.code == ProtocolErrorCode.ZMTP_MECHANISM_MISMATCH
+            self._close(keep_output=mismatch)
             raise
         return events
 
@@ -284,7 +287,10 @@ class Connection:
             self._parse(data, pos, events)
         except ProtocolError as err:
             err.events = events
-            self._close()
+            # A mechanism mismatch still lets our whole greeting out (libzmq writes it before
+            # it reads the peer's), so the peer learns which mechanism we wanted.
+            mismatch = err.code == ProtocolErrorCode.ZMTP_MECHANISM_MISMATCH
+            self._close(keep_output=mismatch)
             raise
         return events
 

@@ -328,7 +328,14 @@ def _expect_error(conn: Connection, data: bytes, code: int) -> ProtocolError:
         conn.receive_data(data)
     assert info.value.code == code, hex(info.value.code)
     assert conn.state is ConnectionState.CLOSED
-    assert conn.data_to_send() == b""
+    if code == ProtocolErrorCode.ZMTP_MECHANISM_MISMATCH:
+        # libzmq has written its whole greeting before it sees the mismatch: so do we, so the
+        # peer learns which mechanism we wanted (bytes 11..63 are still owed after initiate())
+        rest = conn.data_to_send()
+        assert len(rest) == 64 - 11 and rest[1:6] == conn.mechanism.name.ljust(5, b"\0")[:5]
+        assert conn.data_to_send() == b""
+    else:
+        assert conn.data_to_send() == b""
     with pytest.raises(LocalProtocolError):
         conn.receive_data(b"\x00\x00")
     with pytest.raises(LocalProtocolError):
