@@ -65,7 +65,7 @@ def _text(data):
 
 
 def test_every_example_is_tested():
-    tested = {"weather", "hello_world", "pipeline", "chat", "legacy_threads"}
+    tested = {"weather", "hello_world", "pipeline", "chat", "legacy_threads", "curve_pubsub"}
     assert {p.stem for p in EXAMPLES_DIR.glob("*.py")} == tested
 
 
@@ -127,3 +127,21 @@ def test_legacy_threads():
     assert sum(int(n) for _, n in stopped) == 20
     assert "collector: stopping" in out and "health: stopping" in out
     assert out.splitlines()[-1] == "legacy_threads: all 20 jobs done by 4 threads, all threads joined"
+
+
+def test_curve_pubsub():
+    out = run_example("curve_pubsub")
+    lines = out.splitlines()
+    z85_key = r"[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}"
+    assert re.search(rf"^authenticator: only client key {z85_key} is allowed$", out, re.M)
+    bound = rf"^server: CURVE PUB bound to tcp://127\.0\.0\.1:\d+, public key {z85_key}$"
+    assert re.search(bound, out, re.M)
+    first, last = map(int, re.search(
+        r"^allowed client: first 'update (\d+)', last 'update (\d+)'$", out, re.M).groups())
+    assert last - first == 9  # ten consecutive updates, none lost once subscribed
+    refusal = "refused client: connected 1 time(s), monitor reported HANDSHAKE_FAILED_AUTH 400"
+    assert refusal in lines  # refused with 400 and never reconnected
+    assert "allowed client received 10 messages" in lines
+    assert "refused client received nothing (handshake refused: 400)" in lines
+    assert not any("secret" in line.lower() for line in lines)
+    assert lines[-1] == "curve_pubsub: done"

@@ -21,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:  # make interop_helpers importable whatever pytest's import mode
     sys.path.insert(0, HERE)
 
-from interop_helpers import TEST_TIMEOUT, InteropTimeout, Peer, zmq_impl  # noqa: E402
+from interop_helpers import TEST_TIMEOUT, InteropTimeout, Peer, make_authenticator, zmq_impl  # noqa: E402
 
 
 def pytest_report_header(config):
@@ -145,3 +145,16 @@ def link(zmq, ctx, spawn, gz_binds, new_endpoint):
             sock.connect(peer.endpoint)
         return sock, peer
     return _link
+
+
+@pytest.fixture
+def authenticator(ctx):
+    """authenticator() -> a started ZAP authenticator for `ctx` (stopped at teardown)."""
+    auths = []
+
+    def _new():
+        auths.append(make_authenticator(ctx))
+        return auths[-1]
+    yield _new
+    for a in auths:
+        a.stop()

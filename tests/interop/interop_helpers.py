@@ -166,3 +166,135 @@ def publisher(sock, msgs, interval=0.005):
             n += 1
             gevent.sleep(interval)
     return gevent.spawn(run)
+
+
+# -- security: keys, monitors, authenticators ---------------------------------------------
+
+import importlib  # noqa: E402
+import time  # noqa: E402
+
+_ROOT = zmq_impl.__name__.split(".")[0]  # "gzmq", or "zmq" for zmq.green
+z85 = importlib.import_module(_ROOT + ".utils.z85")
+auth_lib = importlib.import_module(_ROOT + ".auth")  # certificate files, CURVE_ALLOW_ANY
+_monitor_lib = importlib.import_module(_ROOT + ".utils.monitor")
+
+# libzmq monitor event numbers and values
+EV_CONNECTED, EV_CONNECT_DELAYED, EV_CONNECT_RETRIED = 0x1, 0x2, 0x4
+EV_ACCEPTED, EV_DISCONNECTED = 0x20, 0x200
+EV_HANDSHAKE_FAILED_NO_DETAIL, EV_HANDSHAKE_SUCCEEDED = 0x800, 0x1000
+EV_HANDSHAKE_FAILED_PROTOCOL, EV_HANDSHAKE_FAILED_AUTH = 0x2000, 0x4000
+PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC = 0x11000001
+SILENCE = 0.4  # s: how long "nothing is delivered / no reconnect" is watched
+
+
+def peer_address(transport, peer):
+    """The Peer-Address (= ZAP address) libzmq gives a connection from `peer`."""
+    if transport == "tcp":
+        return "127.0.0.1"
+    return "localhost:%d:%d:%d" % (os.getuid(), os.getgid(), peer.proc.pid)  # SO_PEERCRED
+
+
+def curve_keys():
+    """A fresh CURVE key pair, (public, secret) as Z85 bytes."""
+    return zmq_impl.curve_keypair()
+
+
+def key_as(key, form):
+    """A Z85 key in `form`: ``"z85"`` (40 characters) or ``"raw"`` (32 bytes)."""
+    return key if form == "z85" else z85.decode(key)
+
+
+def gz_socket(ctx, type_name, opts=None):
+    """A gz socket (linger 0) with options set before bind/connect."""
+    sock = ctx.socket(getattr(zmq_impl, type_name))
+    sock.linger = 0
+    for name, value in (opts or {}).items():
+        sock.setsockopt(getattr(zmq_impl, name.upper()), value)
+    return sock
+
+
+def peer_options(opts):
+    """Socket options for a peer scenario (bytes as hex; lists are hex subscriptions)."""
+    return {k: (v.hex() if isinstance(v, bytes) else
+                [t.hex() for t in v] if isinstance(v, list) else v)
+            for k, v in (opts or {}).items()}
+
+
+def peer_scenario(type_name, steps, opts, endpoint, bind=False, **extra):
+    """A peer.py scenario; `extra` adds top-level keys (zap, monitor, props...)."""
+    sc = {"type": type_name, "steps": steps, "bind": bind, "endpoint": endpoint,
+          "options": peer_options(opts)}
+    sc.update(extra)
+    return sc
+
+
+def _event(mon):
+    ev = _monitor_lib.recv_monitor_message(mon)
+    return int(ev["event"]), int(ev["value"])
+
+
+def events_until(mon, *wanted, timeout=5.0):
+    """Monitor events up to and including the first one in `wanted` (an error if none comes)."""
+    got = []
+    timer = gevent.Timeout.start_new(timeout)
+    try:
+        while not got or got[-1][0] not in wanted:
+            got.append(_event(mon))
+    except gevent.Timeout as t:
+        if t is not timer:
+            raise
+        raise InteropTimeout("no monitor event in %s within %ss; got %s" % (
+            ["0x%x" % w for w in wanted], timeout, ["(0x%x, %d)" % e for e in got])) from None
+    finally:
+        timer.close()
+    return got
+
+
+def events_for(mon, seconds):
+    """The monitor events arriving within `seconds`."""
+    got = []
+    end = time.monotonic() + seconds
+    while True:
+        left = end - time.monotonic()
+        if left <= 0 or not mon.poll(max(1, int(left * 1000))):
+            return got
+        got.append(_event(mon))
+
+
+def assert_silent(sock, seconds):
+    """Nothing arrives on a gz socket within `seconds`."""
+    assert not sock.poll(int(seconds * 1000)), "unexpected message %r" % (sock.recv_multipart(),)
+
+
+def make_authenticator(ctx):
+    """A started ZAP authenticator for `ctx`: gzmq.auth.Authenticator, or for zmq.green pyzmq's
+    Authenticator served by a greenlet."""
+    if IMPL == "gzmq":
+        auth = auth_lib.Authenticator(ctx)
+        auth.start()
+        return auth
+    import zmq.auth
+
+    class GreenAuthenticator(zmq.auth.Authenticator):
+        def start(self):
+            self.zap_socket = self.context.socket(zmq_impl.REP)
+            self.zap_socket.linger = 1
+            self.zap_socket.bind("inproc://zeromq.zap.01")
+            self._server = gevent.spawn(self._serve)
+
+        def _serve(self):
+            while True:
+                pending = self.handle_zap_message(self.zap_socket.recv_multipart())
+                if pending is not None:  # pyzmq >= 26: a coroutine that never suspends here
+                    try:
+                        pending.send(None)
+                    except StopIteration:
+                        pass
+
+        def stop(self):
+            self._server.kill()
+            super().stop()
+
+    auth = GreenAuthenticator(ctx)
+    auth.start()
+    return auth

@@ -8,6 +8,13 @@ Usage: ``python peer.py '<json scenario>'``.  The scenario is::
      "options": {"routing_id": "<hex>", "subscribe": ["<hex>", ...],
                  "linger": 2000, "rcvhwm": 1000, "router_mandatory": 1},
                                       # any zmq option name; str values are hex bytes
+     "zap": {"curve": "<dir>" | "*", "plain": {"user": "password"},
+             "allow": ["127.0.0.1"], "deny": [...], "domain": "*"},
+                                      # optional: a zmq.auth ThreadAuthenticator in the
+                                      # peer's context, started before the socket exists
+     "monitor": true,                 # optional: record the socket's monitor events and
+                                      # print {"events": [[event, value], ...]} at the end
+     "props": ["User-Id", ...],       # optional: message properties to report with "recv"
      "timeout": 10000,                # ms, bound on every single wait (recv/send)
      "deadline": 30,                  # s, bound on the whole run
      "steps": [{"op": ...}, ...]}
@@ -17,7 +24,7 @@ Bytes travel as hex strings.  A *frame spec* is a hex string or
 a list of frame specs.  Ops:
 
 - ``recv``: receive ``count`` messages; print ``{"recv": [enc(frame)...], "st": Socket-Type}``
-  per message, or with ``"summary": true`` one ``{"count": n, "digest": ..., "first": ...,
+  per message (plus ``"props": {name: value or null}`` if the scenario lists props), or with ``"summary": true`` one ``{"count": n, "digest": ..., "first": ...,
   "last": ...}`` line at the end.
 - ``send``: send ``msgs`` (list of messages) and/or ``gen`` = ``{"count": n, "prefix": hex}``
   (single frames ``prefix + b"%d" % i``); ``"retry": true`` retries a send that fails with
@@ -27,6 +34,8 @@ a list of frame specs.  Ops:
 - ``req``: for each of ``msgs``: send it, receive one reply, print it like ``recv``.
 - ``pub``: send ``msgs`` round-robin every ``interval`` ms until stdin closes; prints
   ``{"published": n}``.
+- ``idle``: for ``ms`` milliseconds receive (and report like ``recv``) whatever arrives, then
+  print ``{"idle": n}`` (n = messages received; 0 shows nothing was delivered).
 - ``wait``: do nothing (but process socket commands) until stdin closes.
 
 It prints ``READY <endpoint>`` (the resolved ``last_endpoint`` when binding) once bound or
@@ -84,6 +93,56 @@ def out(obj):
     sys.stdout.flush()
 
 
+def prop(frame, name):
+    import zmq
+    try:
+        return frame.get(name)
+    except zmq.ZMQError:
+        return None
+
+
+def start_authenticator(ctx, zap):
+    """A pyzmq ThreadAuthenticator serving inproc://zeromq.zap.01 in `ctx`."""
+    from zmq.auth.thread import ThreadAuthenticator
+    auth = ThreadAuthenticator(ctx)
+    auth.start()
+    if zap.get("allow"):
+        auth.allow(*zap["allow"])
+    if zap.get("deny"):
+        auth.deny(*zap["deny"])
+    domain = zap.get("domain", "*")
+    if "curve" in zap:
+        auth.configure_curve(domain=domain, location=zap["curve"])
+    if "plain" in zap:
+        auth.configure_plain(domain=domain, passwords=zap["plain"])
+    return auth
+
+
+class Monitor:
+    """Records a socket's monitor events ([event, value]) from a thread of its own."""
+
+    def __init__(self, sock):
+        self.events = []
+        self._sock = sock.get_monitor_socket()  # before bind/connect: nothing is missed
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        from zmq.utils.monitor import recv_monitor_message
+        # after stop(): drain what is already queued, then close
+        while self._sock.poll(50) or not self._stop.is_set():
+            if self._sock.poll(0):
+                ev = recv_monitor_message(self._sock)
+                self.events.append([int(ev["event"]), ev["value"]])
+        self._sock.close(linger=0)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        return self.events
+
+
 def main(scenario):
     import zmq
 
@@ -109,6 +168,7 @@ def main(scenario):
 
     timeout = scenario.get("timeout", 10000)
     ctx = zmq.Context()
+    auth = start_authenticator(ctx, scenario["zap"]) if "zap" in scenario else None
     sock = ctx.socket(getattr(zmq, scenario["type"]))
     sock.linger = 2000
     for name, value in scenario.get("options", {}).items():
@@ -117,6 +177,7 @@ def main(scenario):
                 sock.setsockopt(zmq.SUBSCRIBE, bytes.fromhex(topic))
         else:
             sock.setsockopt(getattr(zmq, name.upper()), bytes.fromhex(value) if isinstance(value, str) else value)
+    monitor = Monitor(sock) if scenario.get("monitor") else None
     if scenario.get("bind", False):
         sock.bind(scenario["endpoint"])
         out("READY " + sock.last_endpoint.decode())
@@ -157,7 +218,10 @@ def main(scenario):
             st = frames[-1].get("Socket-Type")
         except zmq.ZMQError:
             st = None
-        out({"recv": [enc(f.buffer) for f in frames], "st": st})
+        line = {"recv": [enc(f.buffer) for f in frames], "st": st}
+        if "props" in scenario:
+            line["props"] = {name: prop(frames[-1], name) for name in scenario["props"]}
+        out(line)
 
     for step in scenario.get("steps", []):
         op = step["op"]
@@ -202,6 +266,17 @@ def main(scenario):
                 n += 1
                 time.sleep(step.get("interval", 5) / 1000.0)
             out({"published": n})
+        elif op == "idle":
+            n = 0
+            limit = time.monotonic() + step["ms"] / 1000.0
+            while True:
+                left = limit - time.monotonic()
+                if left <= 0:
+                    break
+                if sock.poll(max(1, int(left * 1000)), zmq.POLLIN):
+                    report(sock.recv_multipart(copy=False))
+                    n += 1
+            out({"idle": n})
         elif op == "wait":
             # keep touching the socket: libzmq attaches new pipes (and e.g. sends a bound
             # SUB's subscriptions) only while the application thread calls into it
@@ -210,7 +285,11 @@ def main(scenario):
         else:
             raise ValueError("unknown op %r" % op)
 
+    if monitor is not None:
+        out({"events": monitor.stop()})
     sock.close()
+    if auth is not None:
+        auth.stop()
     ctx.term()
     out({"done": True})
 
