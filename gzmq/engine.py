@@ -60,6 +60,8 @@ class Engine:
         #: the Connector that dialled this connection (None on the bind side)
         self.connector = connector
         self.stream = stream
+        #: the stream's fd, for monitor events (it reads -1 once the stream is closed)
+        self.fd = stream.fileno()
         self.endpoint = endpoint
         self.peer_address = peer_address
         #: the socket's end of the pipe (None on the bind side until the handshake completes)
@@ -287,6 +289,10 @@ class Engine:
     def _finish(self, outcome: str) -> str:
         socket = self.socket
         socket._lifecycle.peers.discard(self)
+        if outcome != ConnectionOutcome.CLOSED:
+            # libzmq reports every engine error, handshake failures included, but not the
+            # connections its own socket closes
+            socket._emit_event_safely("DISCONNECTED", self.fd, self.endpoint)
         if self._heartbeat is not None:
             self._heartbeat.stop()
         writer = self._writer.greenlet if self._writer is not None else None
@@ -298,7 +304,6 @@ class Engine:
         if pipe is not None and self.handshake_done:
             pipe.inbound.write_closed = True  # the socket may read what arrived, then no more
             pipe.inbound.reader.notify()
-            socket._emit_event_safely("DISCONNECTED", 0, self.endpoint)
         if pipe is not None and self._attached and not self._keeps_pipe():
             socket._lifecycle.detach(pipe)
             self._attached = False
