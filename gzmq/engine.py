@@ -1,19 +1,17 @@
 """Engine: one live tcp/ipc connection between a byte stream and a pipe.
 
 The engine is the only code that holds both a stream and a ``zmtp.Connection``. It never knows
-socket types. In gevent terms it is two greenlets:
+socket types. Its greenlet runs the handshake (``handshake.py``: greeting, mechanism, ZAP), then
+hands the two directions to helpers that work mostly from the hub:
 
-- the *reader* (the greenlet that calls ``run()``): greeting and handshake, then
-  ``recv_into`` a reused buffer → ``Connection.receive_data`` → whole messages into the socket's
-  inbound pipe. At RCVHWM it waits for room, so TCP backpressure reaches the sender. It yields to
-  the hub every ``FAIR_SHARE`` messages so one busy peer cannot starve the others.
-- the *writer* (spawned after the handshake): waits for the outbound pipe, drains a batch of up
-  to ``BATCH_MESSAGES`` messages, encodes them with ``Connection.encode_messages`` and writes the
-  lot with one ``sendall``. Every byte the protocol itself wants written after the handshake
-  (PONGs) also goes through the writer, so two greenlets never interleave writes on one stream.
+- ``ConnectionReader`` (``reader.py``): an io watcher parses incoming bytes in the hub and
+  appends whole messages to the socket's pipe; the engine's greenlet only waits, for the end of
+  the connection or for room when the pipe is at RCVHWM (backpressure reaches the sender).
+- ``ConnectionWriter`` (``writer.py``): batches are flushed from a hub callback with one
+  non-blocking send; a writer greenlet finishes whatever the kernel would not take at once.
 
-Either greenlet ending ends the connection. Protocol errors stay here: they become a monitor
-event and a disconnect, and a connecting socket does not reconnect after one (libzmq's rule).
+Anything that ends the connection ends the engine. Protocol errors stay here: they become a
+monitor event and a disconnect, and a connecting socket does not reconnect after one (libzmq).
 """
 
 from __future__ import annotations
@@ -31,14 +29,11 @@ from .handshake import AuthFailure, HandshakeTimeout, PeerClosed, run_handshake
 from .pipe import Pipe, Signal, SubscriptionCommand
 from .security import log as security_log
 from .security import make_mechanism, mechanism_name
+from .reader import ConnectionReader
 from .writer import ConnectionWriter
 
 __all__ = ["Engine", "ConnectionOutcome"]
 
-#: bytes read per recv_into; large enough that a burst of small messages is one syscall
-READ_BUFFER_SIZE = 256 * 1024
-#: the reader yields to the hub after delivering this many messages in a row
-FAIR_SHARE = 256
 
 _DISCONNECT_ERRORS = (OSError, EOFError, gevent.GreenletExit)
 
@@ -69,7 +64,7 @@ class Engine:
         self._engine_pipe = engine_pipe
         self._attached = attached
         self._reconnected = reconnected
-        self._room = Signal()  # the reader waits here for room in the inbound pipe
+        self._reader: Optional[ConnectionReader] = None
         self._writer: Optional[ConnectionWriter] = None
         self._closing = False
         self.handshake_done = False
@@ -118,8 +113,8 @@ class Engine:
         try:
             events = run_handshake(self)
             self._on_ready(events[0])
-            self._dispatch(events[1:])
-            self._read_loop()
+            self._reader = ConnectionReader(self)
+            self._reader.run(events[1:])
         except zmtp.ProtocolError as error:
             security_log.warning("%s with %s (%s) failed: %s",
                                  "connection" if self.handshake_done else "handshake",
@@ -172,9 +167,8 @@ class Engine:
         if not pipe.routing_id:
             pipe.routing_id = bytes(properties.get("Identity", b""))
         pipe.owner = self
-        # take over the queues' engine-side signals (a reconnect replaces the previous engine);
-        # the writer installs itself as the outbound queue's reader
-        pipe.inbound.writer = self._room
+        # the reader and writer take over the queues' engine-side signals (a reconnect
+        # replaces the previous engine's)
         pipe.inbound.write_closed = False
         if self._reconnected:
             socket._routing.hiccup(pipe)
@@ -194,64 +188,14 @@ class Engine:
             self._heartbeat = _Heartbeat(self)
         return self._heartbeat
 
+    def peer_ttl(self, ttl: float) -> None:
+        """The peer's PING asked us to drop it after ``ttl`` seconds of silence."""
+        self._ensure_heartbeat().peer_ttl(ttl)
+
     def send_control(self, data: bytes) -> None:
         """Queue protocol bytes (PING/PONG) for the writer, ahead of the next batch."""
         if self._writer is not None:
             self._writer.send_control(data)
-
-    def _read_loop(self) -> None:
-        stream, conn = self.stream, self.conn
-        buffer = bytearray(READ_BUFFER_SIZE)
-        view = memoryview(buffer)
-        receive_data, recv_into = conn.receive_data, stream.recv_into
-        while True:
-            count = recv_into(buffer)
-            if not count:
-                raise PeerClosed()
-            self.last_received = monotonic()
-            try:
-                events = receive_data(view[:count])
-            except zmtp.ProtocolError as error:
-                self._dispatch(getattr(error, "events", None) or [])  # what came before the fault
-                raise
-            self._dispatch(events)
-
-    def _dispatch(self, events: list[Any]) -> None:
-        inbound = self.pipe.inbound  # type: ignore[union-attr]
-        items = inbound.items
-        reader = inbound.reader
-        wire_check = self.socket._routing.wire_check
-        delivered = 0
-        for event in events:
-            kind = type(event)
-            if kind is zmtp.Message:
-                if wire_check is not None and not wire_check(event.parts):
-                    raise zmtp.ProtocolError("message shape not allowed for this socket type")
-                if inbound.conflate:
-                    items.clear()
-                elif inbound.hwm and len(items) >= inbound.hwm:
-                    self._wait_for_room(inbound)
-                    items, reader = inbound.items, inbound.reader
-                if not inbound.read_closed:
-                    items.append(event.parts)
-                    reader.notify()
-                delivered += 1
-            elif kind is zmtp.Subscribe or kind is zmtp.Cancel:
-                # subscriptions bypass RCVHWM: a publisher that never reads must not stall us
-                if not inbound.read_closed:
-                    items.append(SubscriptionCommand(kind is zmtp.Subscribe, event.topic))
-                    reader.notify()
-            elif kind is zmtp.Ping and event.ttl_ms:
-                self._ensure_heartbeat().peer_ttl(event.ttl_ms / 1000.0)
-        out = self.conn.data_to_send()
-        if out:
-            self.send_control(out)
-        if delivered >= FAIR_SHARE:
-            gevent.sleep(0)
-
-    def _wait_for_room(self, inbound: Any) -> None:
-        while inbound.hwm and len(inbound.items) >= inbound.hwm and not inbound.read_closed:
-            self._room.wait()
 
     def _writer_ended(self, writer: gevent.Greenlet) -> None:
         # Either the socket closed and the queue drained (graceful), or the write failed.
@@ -281,6 +225,9 @@ class Engine:
         self._close_stream()
 
     def _close_stream(self) -> None:
+        reader = self._reader
+        if reader is not None:
+            reader.fail(PeerClosed())  # stop watching the fd before it is closed; wake run()
         try:
             self.stream.close()
         except OSError:
@@ -300,6 +247,8 @@ class Engine:
             writer.unlink(self._writer_ended)
             writer.kill(block=False)
         self._close_stream()
+        if self._reader is not None:
+            self._reader.close()
         pipe = self.pipe
         if pipe is not None and self.handshake_done:
             pipe.inbound.write_closed = True  # the socket may read what arrived, then no more

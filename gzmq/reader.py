@@ -1,0 +1,159 @@
+"""The read side of a connection, driven from the hub instead of from a greenlet.
+
+After the handshake, reading needs no greenlet of its own: a libev io watcher calls
+``_on_readable`` in the hub when the stream has data. The callback does one non-blocking
+``recv_into`` into a reused buffer, parses it with the sans-IO ``Connection``, and appends
+whole messages to the socket's inbound pipe. Each message therefore costs no greenlet switch
+on the way in, only the wake-up of the user's greenlet. Fairness comes for free: one read per
+readiness, then the hub serves everyone else.
+
+Backpressure still needs to block. When the inbound pipe reaches RCVHWM, the callback stops the
+watcher and hands the undelivered messages (the *backlog*) to the engine's greenlet. That
+greenlet waits for room, delivers them, and restarts the watcher. Meanwhile the kernel buffer
+fills and TCP pushes back on the sender, as before. Subscriptions never wait: a publisher that
+never reads must not stall its subscribers.
+
+Whatever ends the connection (EOF, an error, a protocol violation, our own close) is stored
+and the engine's greenlet is woken, which raises it there. Nothing raised in the hub escapes
+into the hub.
+"""
+
+from __future__ import annotations
+
+from time import monotonic
+from typing import Any, Optional
+
+from gevent import get_hub
+
+from . import zmtp
+from .handshake import PeerClosed
+from .pipe import Signal, SubscriptionCommand
+
+__all__ = ["ConnectionReader", "READ_BUFFER_SIZE"]
+
+#: bytes read per recv_into; large enough that a burst of small messages is one syscall
+READ_BUFFER_SIZE = 256 * 1024
+
+
+class ConnectionReader:
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.conn = engine.conn
+        self.inbound = engine.pipe.inbound
+        self._room = Signal()  # notified when the socket takes messages out of the pipe
+        self.inbound.writer = self._room
+        self._wire_check = engine.socket._routing.wire_check
+        self._buffer = bytearray(READ_BUFFER_SIZE)
+        self._view = memoryview(self._buffer)
+        raw = getattr(engine.stream, "_sock", engine.stream)
+        self._recv_into = raw.recv_into
+        self._wake = Signal()  # the engine's greenlet waits here
+        self._failure: Optional[BaseException] = None
+        self._backlog: list[Any] = []
+        self._watcher: Any = None
+
+    # --- the engine's greenlet ----------------------------------------------------------------
+
+    def run(self, first_events: list[Any]) -> None:
+        """Deliver ``first_events`` (they came with the handshake), then read from the hub
+        until the connection ends; raise what ended it."""
+        self.deliver(first_events, block=True)
+        self._watcher = get_hub().loop.io(self.engine.fd, 1)
+        self._watcher.start(self._on_readable)
+        while True:
+            if self._failure is not None:
+                raise self._failure
+            if self._backlog:
+                backlog, self._backlog = self._backlog, []
+                self.deliver(backlog, block=True)
+                if self._failure is None:
+                    self._watcher.start(self._on_readable)
+                continue
+            self._wake.wait()
+
+    def fail(self, error: BaseException) -> None:
+        """End the connection with ``error`` (raised in the engine's greenlet)."""
+        if self._failure is None:
+            self._failure = error
+        self.stop()
+        self._wake.notify()
+
+    def stop(self) -> None:
+        """Stop watching the fd; must happen before the stream is closed."""
+        if self._watcher is not None:
+            self._watcher.stop()
+
+    def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher.close()
+            self._watcher = None
+
+    # --- delivery (hub or greenlet) -------------------------------------------------------------
+
+    def deliver(self, events: list[Any], block: bool) -> list[Any]:
+        """Put ``events`` into the socket's pipe. At RCVHWM, wait if ``block``, else return
+        the events not delivered yet."""
+        inbound = self.inbound
+        items = inbound.items
+        wire_check = self._wire_check
+        leftover: list[Any] = []
+        for index, event in enumerate(events):
+            kind = type(event)
+            if kind is zmtp.Message:
+                if wire_check is not None and not wire_check(event.parts):
+                    raise zmtp.ProtocolError("message shape not allowed for this socket type")
+                if inbound.conflate:
+                    items.clear()
+                elif inbound.hwm and len(items) >= inbound.hwm:
+                    if not block:
+                        leftover = events[index:]
+                        break
+                    self._wait_for_room()
+                if not inbound.read_closed:
+                    items.append(event.parts)
+                    inbound.reader.notify()
+            elif kind is zmtp.Subscribe or kind is zmtp.Cancel:
+                if not inbound.read_closed:
+                    items.append(SubscriptionCommand(kind is zmtp.Subscribe, event.topic))
+                    inbound.reader.notify()
+            elif kind is zmtp.Ping and event.ttl_ms:
+                self.engine.peer_ttl(event.ttl_ms / 1000.0)
+        out = self.conn.data_to_send()
+        if out:
+            self.engine.send_control(out)
+        return leftover
+
+    def _wait_for_room(self) -> None:
+        inbound = self.inbound
+        while inbound.hwm and len(inbound.items) >= inbound.hwm and not inbound.read_closed:
+            if self._failure is not None:
+                raise self._failure
+            self._room.wait()
+
+    # --- the hub callback --------------------------------------------------------------------
+
+    def _on_readable(self) -> None:
+        try:
+            self._read_once()
+        except BaseException as error:  # noqa: B902 - nothing may escape into the hub
+            self.fail(error)
+
+    def _read_once(self) -> None:
+        try:
+            count = self._recv_into(self._buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        if not count:
+            raise PeerClosed()
+        self.engine.last_received = monotonic()
+        try:
+            events = self.conn.receive_data(self._view[:count])
+        except zmtp.ProtocolError as error:
+            self.deliver(getattr(error, "events", None) or [], block=False)  # before the fault
+            raise
+        leftover = self.deliver(events, block=False)
+        if leftover:
+            self._watcher.stop()
+            self._backlog = leftover
+            self._wake.notify()
