@@ -5,7 +5,10 @@
   backstop if the hub itself is stuck.
 - An exception that a background greenlet reports to the hub fails the test that caused it,
   instead of being merely printed (gevent's ``error_fatal`` idea).
-- ``ctx`` gives a fresh Context that is destroyed (linger 0) afterwards.
+- ``ctx`` gives a fresh Context that is destroyed (linger 0) afterwards; ``zctx`` a pyzmq one
+  (the libzmq oracle) per module; ``auth`` a started gzmq Authenticator on ``ctx``.
+- This directory goes on ``sys.path`` so that test modules can ``from helpers import ...``
+  whatever pytest's import mode (tests/zmtp and tests/interop do the same for theirs).
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ from typing import Any, Iterator
 
 import gevent
 import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 
 TEST_TIMEOUT = float(os.environ.get("GZMQ_TEST_TIMEOUT", "30"))
 
@@ -68,6 +75,25 @@ def ctx() -> Iterator[Any]:
     context = gzmq.Context()
     yield context
     context.destroy(linger=0)
+
+
+@pytest.fixture(scope="module")
+def zctx() -> Iterator[Any]:
+    """A pyzmq Context: libzmq as the oracle (reading and setting options never blocks)."""
+    zmq = pytest.importorskip("zmq")
+    context = zmq.Context()
+    yield context
+    context.destroy(linger=0)
+
+
+@pytest.fixture
+def auth(ctx: Any) -> Iterator[Any]:
+    """A started ``gzmq.auth.Authenticator`` on ``ctx`` (the ZAP handler), stopped afterwards."""
+    from gzmq.auth import Authenticator
+    authenticator = Authenticator(ctx)
+    authenticator.start()
+    yield authenticator
+    authenticator.stop()
 
 
 def pytest_report_header(config: Any) -> str:

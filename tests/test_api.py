@@ -16,9 +16,9 @@ from typing import Any, Callable, Iterator
 import gevent
 import gevent.select
 import pytest
+from helpers import Ticker, read_events, wait_until
 
 import gzmq
-from gzmq.utils.monitor import recv_monitor_message
 
 _names = itertools.count()
 
@@ -46,23 +46,6 @@ def expect_errno(number: int, call: Callable[[], Any]) -> gzmq.ZMQError:
         call()
     assert info.value.errno == number, (info.value.errno, info.value)
     return info.value
-
-
-class Ticker:
-    """A greenlet that counts 10 ms ticks: proof the hub keeps running."""
-
-    def __init__(self, interval: float = 0.01) -> None:
-        self.ticks = 0
-        self._greenlet = gevent.spawn(self._run, interval)
-
-    def _run(self, interval: float) -> None:
-        while True:
-            gevent.sleep(interval)
-            self.ticks += 1
-
-    def stop(self) -> int:
-        self._greenlet.kill()
-        return self.ticks
 
 
 @pytest.fixture
@@ -448,15 +431,6 @@ def test_malformed_endpoint(ctx: Any, url: str) -> None:
     expect_errno(gzmq.EINVAL, lambda: sock.connect(url))
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        gevent.sleep(0.01)
-    return True
-
-
 def test_ipc_file_removed(ctx: Any, tmp_path: Any) -> None:
     # gzmq removes the file it created on unbind and close. (libzmq >= 4.2 leaves it behind,
     # libzmq#2764; gzmq chose to clean up and guards against removing a re-bound path.)
@@ -836,14 +810,8 @@ def test_proxy_steerable_terminate(ctx: Any) -> None:
 
 
 def collect_events(monitor: Any, wanted: set[int], timeout: float = 2.0) -> list[dict]:
-    events: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while wanted - {e["event"] for e in events}:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not monitor.poll(remaining * 1000):
-            break
-        events.append(recv_monitor_message(monitor))
-    return events
+    """Monitor events until every kind in ``wanted`` has come (or ``timeout`` s pass)."""
+    return read_events(monitor, timeout, lambda events: wanted <= {e["event"] for e in events})
 
 
 def test_monitor_events_tcp(ctx: Any) -> None:

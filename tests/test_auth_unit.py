@@ -36,14 +36,6 @@ def _raw(z85_module, text: bytes) -> bytes:
 # helpers
 
 @pytest.fixture
-def auth(ctx):
-    authenticator = Authenticator(ctx)
-    authenticator.start()
-    yield authenticator
-    authenticator.stop()
-
-
-@pytest.fixture
 def client(ctx, auth):
     sock = ctx.socket(zmq.DEALER)
     sock.linger = 0

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import gevent
 import pytest
+from helpers import Ticker
 
 import gzmq
 
@@ -36,23 +37,6 @@ def timed(call: Callable[[], Any]) -> tuple[float, BaseException | None]:
     except BaseException as e:  # noqa: BLE001 - returned for the test to inspect
         return time.monotonic() - started, e
     return time.monotonic() - started, None
-
-
-class Ticker:
-    """Counts how often it gets to run: every ``interval`` s, or at every chance if 0."""
-
-    def __init__(self, interval: float = 0.01) -> None:
-        self.ticks = 0
-        self._greenlet = gevent.spawn(self._run, interval)
-
-    def _run(self, interval: float) -> None:
-        while True:
-            gevent.sleep(interval)
-            self.ticks += 1
-
-    def stop(self) -> int:
-        self._greenlet.kill()
-        return self.ticks
 
 
 # --------------------------------------------------------------------------------------------

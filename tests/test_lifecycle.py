@@ -3,46 +3,18 @@ delivery; destroy()."""
 
 from __future__ import annotations
 
-import gc
 import os
 import socket as stdsocket
 import time
-from typing import Any, Callable
+from typing import Any
 
 import gevent
-import greenlet
 import pytest
-import gevent.threadpool
+from helpers import live_greenlets, open_fds, wait_until
 
 import gzmq
 
 RECONNECT_IVL = 20  # ms, so reconnect tests stay fast
-_POOL_WORKER = getattr(gevent.threadpool, "_WorkerGreenlet", ())
-
-
-def live_greenlets() -> set[Any]:
-    """Running greenlets of this thread, less the hub: what gzmq could have left behind.
-
-    gevent's thread pool (its DNS resolver) keeps idle worker threads; their greenlets
-    (ThreadPoolWorker, each thread's main greenlet) are gevent's, not leaks."""
-    gc.collect()
-    return {o for o in gc.get_objects()
-            if isinstance(o, greenlet.greenlet) and not o.dead and o.parent is not None
-            and not isinstance(o, _POOL_WORKER)
-            and o is not gevent.get_hub() and o is not greenlet.getcurrent()}
-
-
-def open_fds() -> set[int]:
-    return {int(name) for name in os.listdir("/proc/self/fd")}
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        gevent.sleep(0.01)
-    return True
 
 
 def free_tcp_port() -> int:

@@ -5,12 +5,12 @@ pyzmq runs in-process here: reading and setting options never blocks.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+from helpers import outcome
 
 import gzmq
-from gzmq.constants import _OptType
 
 zmq = pytest.importorskip("zmq")
 
@@ -18,23 +18,6 @@ CLASSIC_TYPES = ["PAIR", "PUB", "SUB", "REQ", "REP", "DEALER", "ROUTER", "PULL",
                  "XPUB", "XSUB"]
 VALUE_TYPES = (zmq.constants._OptType.int, zmq.constants._OptType.int64,
                zmq.constants._OptType.bytes)
-
-
-@pytest.fixture(scope="module")
-def zctx() -> Iterator[Any]:
-    context = zmq.Context()
-    yield context
-    context.destroy(linger=0)
-
-
-def outcome(function: Any, *args: Any) -> tuple[str, Any]:
-    """('ok', value) or ('ZMQError', errno) or (exception class name, None)."""
-    try:
-        return ("ok", function(*args))
-    except (zmq.ZMQError, gzmq.ZMQError) as e:
-        return ("ZMQError", e.errno)
-    except Exception as e:  # noqa: BLE001 - the class is what we compare
-        return (type(e).__name__, None)
 
 
 def snapshot(sock: Any) -> dict[str, Any]:

@@ -15,45 +15,20 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import gevent
-import pytest
+from helpers import count, read_events, seen
 
 import gzmq as zmq
-from gzmq.auth import CURVE_ALLOW_ANY, Authenticator, create_certificates, load_certificate
+from gzmq.auth import CURVE_ALLOW_ANY, create_certificates, load_certificate
 from gzmq.utils import z85
-from gzmq.utils.monitor import recv_monitor_message
 
 RECONNECT_IVL = 50  # ms: a client that would reconnect does so well within the waits below
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def read_events(monitor: Any, timeout: float,
-                until: Optional[Callable[[list[dict[str, Any]]], bool]] = None
-                ) -> list[dict[str, Any]]:
-    """Monitor events for ``timeout`` seconds, or until ``until(events)`` holds."""
-    events: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while not (until is not None and until(events)):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        if monitor.poll(max(1, int(remaining * 1000))):
-            events.append(recv_monitor_message(monitor))
-    return events
-
-
-def seen(event: int, value: Optional[int] = None) -> Callable[[list[dict[str, Any]]], bool]:
-    return lambda events: any(e["event"] == event and (value is None or e["value"] == value)
-                              for e in events)
-
-
-def count(events: list[dict[str, Any]], event: int) -> int:
-    return sum(1 for e in events if e["event"] == event)
 
 
 def recv_frame(sock: Any, timeout: float = 2.0) -> Any:
@@ -63,14 +38,6 @@ def recv_frame(sock: Any, timeout: float = 2.0) -> Any:
 
 def nothing_received(sock: Any, timeout: float = 0.3) -> bool:
     return not sock.poll(int(timeout * 1000))
-
-
-@pytest.fixture
-def auth(ctx: Any) -> Any:
-    authenticator = Authenticator(ctx)
-    authenticator.start()
-    yield authenticator
-    authenticator.stop()
 
 
 def curve_server(ctx: Any, kind: int = zmq.PULL) -> tuple[Any, bytes]:

@@ -15,37 +15,13 @@ from typing import Any, Callable, Optional
 
 import gevent
 import pytest
+from helpers import count, read_events, seen
 
 import gzmq as zmq
-from gzmq.auth import CURVE_ALLOW_ANY, Authenticator
-from gzmq.utils.monitor import recv_monitor_message
+from gzmq.auth import CURVE_ALLOW_ANY
 
 RECONNECT_IVL = 50  # ms
 NO_RECONNECT_WINDOW = 0.5  # s: a client that reconnects would show a 2nd CONNECTED by then
-
-
-def read_events(monitor: Any, timeout: float,
-                until: Optional[Callable[[list[dict[str, Any]]], bool]] = None
-                ) -> list[dict[str, Any]]:
-    """Monitor events for ``timeout`` seconds, or until ``until(events)`` holds."""
-    events: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while not (until is not None and until(events)):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        if monitor.poll(max(1, int(remaining * 1000))):
-            events.append(recv_monitor_message(monitor))
-    return events
-
-
-def seen(event: int, value: Optional[int] = None) -> Callable[[list[dict[str, Any]]], bool]:
-    return lambda events: any(e["event"] == event and (value is None or e["value"] == value)
-                              for e in events)
-
-
-def count(events: list[dict[str, Any]], event: int) -> int:
-    return sum(1 for e in events if e["event"] == event)
 
 
 def any_failure(events: list[dict[str, Any]]) -> bool:
@@ -121,12 +97,10 @@ def plain_client_setup(password: bytes) -> Callable[[Any], None]:
 
 
 @pytest.fixture
-def auth(ctx: Any) -> Any:
-    authenticator = Authenticator(ctx)
-    authenticator.start()
-    authenticator.configure_plain(domain="*", passwords={"admin": "secret"})
-    yield authenticator
-    authenticator.stop()
+def auth(auth: Any) -> Any:
+    """conftest's Authenticator, with the PLAIN user every test here logs in as."""
+    auth.configure_plain(domain="*", passwords={"admin": "secret"})
+    return auth
 
 
 def zap_handler(ctx: Any, status: bytes) -> tuple[gevent.Greenlet, list[list[bytes]]]:

@@ -14,15 +14,13 @@ context of its own and checks that no greenlet or fd is left after ``term()``.
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 from typing import Any, Callable, Optional
 
 import gevent
-import gevent.threadpool
-import greenlet
 import pytest
+from helpers import live_greenlets, open_fds, wait_until
 from nacl.bindings import crypto_box_keypair
 from test_security_rawcurve import (
     DEALER_METADATA, SERVER_HANDSHAKE_IVL, RawCurveClient, RawPeer, Server, command, flip,
@@ -309,32 +307,7 @@ def test_huge_initiate_metadata_without_maxmsgsize_is_accepted_like_libzmq(ctx: 
 
 
 # ---------------------------------------------------------------------------------------------
-# nothing left behind
-
-_POOL_WORKER = getattr(gevent.threadpool, "_WorkerGreenlet", ())
-
-
-def live_greenlets() -> set[Any]:
-    """Running greenlets of this thread less the hub and gevent's resolver pool (as in
-    test_lifecycle.py)."""
-    gc.collect()
-    return {o for o in gc.get_objects()
-            if isinstance(o, greenlet.greenlet) and not o.dead and o.parent is not None
-            and not isinstance(o, _POOL_WORKER)
-            and o is not gevent.get_hub() and o is not greenlet.getcurrent()}
-
-
-def open_fds() -> set[int]:
-    return {int(name) for name in os.listdir("/proc/self/fd")}
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        gevent.sleep(0.02)
-    return True
+# nothing left behind (helpers.py: the same checks as test_lifecycle.py)
 
 
 def _attack_everything() -> None:

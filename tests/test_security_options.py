@@ -8,9 +8,10 @@ with PLAIN_SERVER / CURVE_SERVER, follows the last security option set (security
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+from helpers import outcome
 
 import gzmq
 from gzmq.utils import z85
@@ -20,22 +21,6 @@ zmq = pytest.importorskip("zmq")
 PUBLIC_Z85, SECRET_Z85 = gzmq.curve_keypair()
 PUBLIC_RAW = z85.decode(PUBLIC_Z85)
 KEY_OPTIONS = ["CURVE_PUBLICKEY", "CURVE_SECRETKEY", "CURVE_SERVERKEY"]
-
-
-@pytest.fixture(scope="module")
-def zctx() -> Iterator[Any]:
-    context = zmq.Context()
-    yield context
-    context.destroy(linger=0)
-
-
-def outcome(function: Any, *args: Any) -> tuple[str, Any]:
-    try:
-        return ("ok", function(*args))
-    except (zmq.ZMQError, gzmq.ZMQError) as e:
-        return ("ZMQError", e.errno)
-    except Exception as e:  # noqa: BLE001 - the class is what we compare
-        return (type(e).__name__, None)
 
 
 def security_state(sock: Any) -> dict[str, Any]:

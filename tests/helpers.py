@@ -1,0 +1,124 @@
+"""Helpers shared by the top-level test modules (``from helpers import ...``).
+
+tests/conftest.py puts this directory on ``sys.path``, as tests/zmtp and tests/interop do for
+their own helper modules, so the import works in every pytest import mode. Only what more
+than one module needs lives here; fixtures live in conftest.py.
+
+- leak checks: ``live_greenlets``, ``open_fds``, ``wait_until``
+- hub liveness: ``Ticker``
+- monitor events: ``read_events``, ``seen``, ``count``
+- pyzmq as the oracle: ``outcome``
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from typing import Any, Callable, Optional
+
+import gevent
+import gevent.threadpool
+import greenlet
+
+import gzmq
+from gzmq.utils.monitor import recv_monitor_message
+
+# ---------------------------------------------------------------------------------------------
+# leak checks: take a snapshot, do the work, then wait until nothing new is left
+
+_POOL_WORKER = getattr(gevent.threadpool, "_WorkerGreenlet", ())
+
+
+def live_greenlets() -> set[Any]:
+    """Running greenlets of this thread, less the hub: what gzmq could have left behind.
+
+    gevent's thread pool (its DNS resolver) keeps idle worker threads; their greenlets
+    (ThreadPoolWorker, each thread's main greenlet) are gevent's, not leaks."""
+    gc.collect()
+    return {o for o in gc.get_objects()
+            if isinstance(o, greenlet.greenlet) and not o.dead and o.parent is not None
+            and not isinstance(o, _POOL_WORKER)
+            and o is not gevent.get_hub() and o is not greenlet.getcurrent()}
+
+
+def open_fds() -> set[int]:
+    return {int(name) for name in os.listdir("/proc/self/fd")}
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 2.0) -> bool:
+    """Poll ``condition`` (letting the hub run) until it holds or ``timeout`` s pass."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        gevent.sleep(0.01)
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# hub liveness
+
+
+class Ticker:
+    """A greenlet that counts how often it gets to run (every ``interval`` s): proof that the
+    hub keeps running while a test blocks in gzmq."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.ticks = 0
+        self._greenlet = gevent.spawn(self._run, interval)
+
+    def _run(self, interval: float) -> None:
+        while True:
+            gevent.sleep(interval)
+            self.ticks += 1
+
+    def stop(self) -> int:
+        self._greenlet.kill()
+        return self.ticks
+
+
+# ---------------------------------------------------------------------------------------------
+# monitor events (dicts from gzmq.utils.monitor.recv_monitor_message)
+
+Events = list[dict[str, Any]]
+
+
+def read_events(monitor: Any, timeout: float,
+                until: Optional[Callable[[Events], bool]] = None) -> Events:
+    """Monitor events for ``timeout`` seconds, or until ``until(events)`` holds."""
+    events: Events = []
+    deadline = time.monotonic() + timeout
+    while not (until is not None and until(events)):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        if monitor.poll(max(1, int(remaining * 1000))):
+            events.append(recv_monitor_message(monitor))
+    return events
+
+
+def seen(event: int, value: Optional[int] = None) -> Callable[[Events], bool]:
+    """A predicate on an event list: ``event`` (with ``value``, if given) is among them."""
+    return lambda events: any(e["event"] == event and (value is None or e["value"] == value)
+                              for e in events)
+
+
+def count(events: Events, event: int) -> int:
+    return sum(1 for e in events if e["event"] == event)
+
+
+# ---------------------------------------------------------------------------------------------
+# pyzmq (libzmq) as the oracle
+
+
+def outcome(function: Any, *args: Any) -> tuple[str, Any]:
+    """('ok', value) or ('ZMQError', errno) or (exception class name, None): comparable
+    between a gzmq call and the same pyzmq call."""
+    import zmq  # pyzmq; only the oracle tests call this, and they skip without it
+    try:
+        return ("ok", function(*args))
+    except (zmq.ZMQError, gzmq.ZMQError) as e:
+        return ("ZMQError", e.errno)
+    except Exception as e:  # noqa: BLE001 - the class is what we compare
+        return (type(e).__name__, None)
