@@ -312,19 +312,26 @@ class Socket:
         """Send one frame; with SNDMORE it waits for the rest of the message."""
         if self._closed:
             raise ZMQError(ENOTSOCK)
-        frame = _frame_bytes(data)
-        current = getcurrent()
+        frame = data if type(data) is bytes else _frame_bytes(data)
         if flags & _SNDMORE:
             if not self._routing_can("send_nowait"):
                 raise ZMQError(ENOTSUP)
-            self._partial_out.setdefault(current, []).append(frame)
+            self._partial_out.setdefault(getcurrent(), []).append(frame)
             return _FINISHED_TRACKER if track else None
-        parts = self._partial_out.pop(current, None) if self._partial_out else None
+        parts = self._partial_out.pop(getcurrent(), None) if self._partial_out else None
         if parts is None:
-            self._send_message([frame], flags)
+            parts = [frame]
         else:
             parts.append(frame)
-            self._send_message(parts, flags)
+        # the common case inlined: queue without blocking (see _send_message for the rest)
+        try:
+            self._routing.send_nowait(parts)
+        except Again:
+            if flags & _DONTWAIT:
+                raise
+            self._send_blocking(parts)
+        if not next(self._send_count) % YIELD_EVERY:
+            gevent.sleep(0)
         return _FINISHED_TRACKER if track else None
 
     def send_multipart(self, msg_parts: Sequence[Any], flags: int = 0, copy: bool = True,
@@ -353,15 +360,18 @@ class Socket:
         return _FINISHED_TRACKER if track else None
 
     def _send_message(self, msg: list[bytes], flags: int) -> None:
-        send_nowait = self._routing.send_nowait
         try:
-            send_nowait(msg)
+            self._routing.send_nowait(msg)
         except Again:
             if flags & _DONTWAIT:
                 raise
-            self._wait(lambda: send_nowait(msg), self._send_signal, self._options.sndtimeo)
+            self._send_blocking(msg)
         if not next(self._send_count) % YIELD_EVERY:
             gevent.sleep(0)
+
+    def _send_blocking(self, msg: list[bytes]) -> None:
+        send_nowait = self._routing.send_nowait
+        self._wait(lambda: send_nowait(msg), self._send_signal, self._options.sndtimeo)
 
     def _routing_can(self, operation: str) -> bool:
         return getattr(type(self._routing), "can_" + operation.split("_")[0], True)

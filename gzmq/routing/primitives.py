@@ -48,6 +48,14 @@ class LoadBalancer:
         """Put ``msg`` in the next pipe with room; return that pipe. ``Again`` if none."""
         pipes = self.pipes
         count = len(pipes)
+        if count == 1:  # the common case, without the rotation arithmetic
+            pipe = pipes[0]
+            out = pipe.outbound
+            if not out.read_closed and not (out.hwm and len(out.items) >= out.hwm) \
+                    and not out.conflate:
+                out.items.append(msg)
+                out.reader.notify()
+                return pipe
         start = self._next
         for offset in range(count):
             index = (start + offset) % count
@@ -97,6 +105,14 @@ class FairQueue:
         """Take one item from the next pipe that has one; ``Again`` if none has."""
         pipes = self.pipes
         count = len(pipes)
+        if count == 1:  # the common case, without the rotation arithmetic
+            pipe = pipes[0]
+            inbound = pipe.inbound
+            items = inbound.items
+            if items and not pipe.detached:
+                item = items.popleft()
+                inbound.writer.notify()
+                return item, pipe
         start = self._next
         for offset in range(count):
             index = (start + offset) % count
