@@ -737,11 +737,14 @@ def test_proxy_forwarder(ctx: Any) -> None:
         forwarder.kill()
 
 
-def test_proxy_ends_on_term() -> None:
+def proxy_stopped_by(end: str) -> Any:
+    """Run gzmq.proxy on a context of its own, end that context with ``end`` ("term" or
+    "destroy") and return what proxy() raised. term() waits for every socket to be closed,
+    so for it the proxy's greenlet closes both sockets on its way out."""
     context = gzmq.Context()
     frontend, backend = context.socket(gzmq.ROUTER), context.socket(gzmq.DEALER)
-    frontend.bind("inproc://term-front")
-    backend.bind("inproc://term-back")
+    frontend.bind(f"inproc://{end}-front")
+    backend.bind(f"inproc://{end}-back")
     outcome: dict[str, Any] = {}
 
     def run() -> None:
@@ -750,39 +753,30 @@ def test_proxy_ends_on_term() -> None:
         except gzmq.ZMQError as e:
             outcome["error"] = e
         finally:
-            frontend.close()
-            backend.close()
+            if end == "term":
+                frontend.close()
+                backend.close()
 
     runner = gevent.spawn(run)
     gevent.sleep(0.05)
-    with gevent.Timeout(5, AssertionError("term() did not return")):
-        context.term()
+    with gevent.Timeout(5, AssertionError(f"{end}() did not return")):
+        if end == "term":
+            context.term()
+        else:
+            context.destroy(linger=0)
     runner.join(1)
     assert runner.dead
-    assert isinstance(outcome.get("error"), gzmq.ContextTerminated)
+    return outcome.get("error")
+
+
+def test_proxy_ends_on_term() -> None:
+    assert isinstance(proxy_stopped_by("term"), gzmq.ContextTerminated)
 
 
 def test_proxy_ends_on_destroy() -> None:
-    context = gzmq.Context()
-    frontend, backend = context.socket(gzmq.ROUTER), context.socket(gzmq.DEALER)
-    frontend.bind("inproc://destroy-front")
-    backend.bind("inproc://destroy-back")
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            gzmq.proxy(frontend, backend)
-        except gzmq.ZMQError as e:
-            outcome["error"] = e
-
-    runner = gevent.spawn(run)
-    gevent.sleep(0.05)
-    with gevent.Timeout(5, AssertionError("destroy() did not return")):
-        context.destroy(linger=0)
-    runner.join(1)
-    assert runner.dead
-    assert isinstance(outcome.get("error"), gzmq.ZMQError)
-    assert outcome["error"].errno in (gzmq.ETERM, gzmq.ENOTSOCK)
+    error = proxy_stopped_by("destroy")
+    assert isinstance(error, gzmq.ZMQError)
+    assert error.errno in (gzmq.ETERM, gzmq.ENOTSOCK)
 
 
 def test_proxy_steerable_terminate(ctx: Any) -> None:

@@ -25,6 +25,26 @@ def free_tcp_port() -> int:
     return port
 
 
+def term_seconds(context: Any, limit: float, hung: str) -> float:
+    """How long ``context.term()`` takes; AssertionError(``hung``) past ``limit`` seconds."""
+    started = time.monotonic()
+    with gevent.Timeout(limit, AssertionError(hung)):
+        context.term()
+    return time.monotonic() - started
+
+
+def assert_numbered_delivery(pull: Any, count: int, timeout: float = 3.0) -> None:
+    """``pull`` receives b"0", b"1" ... b"<count - 1>", in order, within ``timeout`` s."""
+    got: list[bytes] = []
+    try:
+        with gevent.Timeout(timeout):
+            while len(got) < count:
+                got.append(pull.recv())
+    except gevent.Timeout:
+        raise AssertionError(f"only {got} delivered") from None
+    assert got == [b"%d" % i for i in range(count)]
+
+
 def full_cycle(tmp_path: Any, tag: str) -> str:
     """tcp + ipc + inproc binds/connects, traffic, monitor, fd use; close; term."""
     context = gzmq.Context()
@@ -137,11 +157,7 @@ def test_linger_forever_delivers_when_peer_appears(ctx: Any) -> None:
     assert not terminator.dead, "term() returned with messages still queued (LINGER -1)"
     pull = ctx.socket(gzmq.PULL)
     pull.bind(f"tcp://127.0.0.1:{port}")
-    got = []
-    with gevent.Timeout(3, AssertionError(f"only {got} delivered")):
-        while len(got) < 5:
-            got.append(pull.recv())
-    assert got == [b"%d" % i for i in range(5)]
+    assert_numbered_delivery(pull, 5)
     terminator.join(2)
     assert terminator.dead, "term() kept waiting after the queue drained"
     assert context.closed
@@ -149,10 +165,7 @@ def test_linger_forever_delivers_when_peer_appears(ctx: Any) -> None:
 
 def test_linger_zero_term_returns_immediately() -> None:
     context, _ = lingering_push(0)
-    started = time.monotonic()
-    with gevent.Timeout(2, AssertionError("term() waited despite LINGER 0")):
-        context.term()
-    assert time.monotonic() - started < 0.1
+    assert term_seconds(context, 2, "term() waited despite LINGER 0") < 0.1
 
 
 @pytest.mark.parametrize("via", ["socket", "close"])
@@ -165,10 +178,7 @@ def test_linger_200ms_term_waits_about_that(via: str) -> None:
         push.connect(f"tcp://127.0.0.1:{free_tcp_port()}")
         push.send(b"never delivered")
         push.close(linger=200)
-    started = time.monotonic()
-    with gevent.Timeout(3, AssertionError("term() ignored LINGER 200")):
-        context.term()
-    elapsed = time.monotonic() - started
+    elapsed = term_seconds(context, 3, "term() ignored LINGER 200")
     assert 0.15 <= elapsed < 0.7, elapsed
 
 
@@ -179,10 +189,7 @@ def test_context_linger_default_applies(ctx: Any) -> None:
     push.connect(f"tcp://127.0.0.1:{free_tcp_port()}")
     push.send(b"dropped")
     push.close()
-    started = time.monotonic()
-    with gevent.Timeout(2, AssertionError("context linger default ignored")):
-        context.term()
-    assert time.monotonic() - started < 0.1
+    assert term_seconds(context, 2, "context linger default ignored") < 0.1
 
 
 def test_linger_without_pending_messages_does_not_wait() -> None:
@@ -195,10 +202,7 @@ def test_linger_without_pending_messages_does_not_wait() -> None:
     assert pull.recv() == b"x"
     push.close()  # LINGER -1, but nothing is queued
     pull.close()
-    started = time.monotonic()
-    with gevent.Timeout(2, AssertionError("term() waited with nothing to deliver")):
-        context.term()
-    assert time.monotonic() - started < 0.2
+    assert term_seconds(context, 2, "term() waited with nothing to deliver") < 0.2
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,11 +219,7 @@ def test_connect_before_bind_tcp_delivers_queued(ctx: Any) -> None:
     gevent.sleep(0.1)  # a few refused connection attempts
     pull = ctx.socket(gzmq.PULL)
     pull.bind(f"tcp://127.0.0.1:{port}")
-    got = []
-    with gevent.Timeout(3, AssertionError(f"only {got} delivered")):
-        while len(got) < 10:
-            got.append(pull.recv())
-    assert got == [b"%d" % i for i in range(10)]
+    assert_numbered_delivery(pull, 10)
 
 
 def test_connect_before_bind_ipc_delivers_queued(ctx: Any, tmp_path: Any) -> None:
@@ -232,8 +232,7 @@ def test_connect_before_bind_ipc_delivers_queued(ctx: Any, tmp_path: Any) -> Non
     pull = ctx.socket(gzmq.PULL)
     gevent.sleep(0.05)
     pull.bind(url)
-    with gevent.Timeout(3, AssertionError("queued ipc messages not delivered")):
-        assert [pull.recv() for _ in range(10)] == [b"%d" % i for i in range(10)]
+    assert_numbered_delivery(pull, 10)
 
 
 def reconnects(ctx: Any, push: Any, port: int, down_for: float) -> None:

@@ -40,6 +40,16 @@ def nothing_received(sock: Any, timeout: float = 0.3) -> bool:
     return not sock.poll(int(timeout * 1000))
 
 
+def assert_denied(server: Any, server_monitor: Any, client_monitor: Any) -> None:
+    """ZAP said 400: both sides report HANDSHAKE_FAILED_AUTH 400 and nothing got through."""
+    denied = seen(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400)
+    events = read_events(client_monitor, 2, denied)
+    assert denied(events), events
+    events = read_events(server_monitor, 2, denied)
+    assert denied(events), events
+    assert nothing_received(server)
+
+
 def curve_server(ctx: Any, kind: int = zmq.PULL) -> tuple[Any, bytes]:
     public, secret = zmq.curve_keypair()
     server = ctx.socket(kind)
@@ -99,10 +109,7 @@ def test_plain_wrong_password_denied_and_final(ctx: Any, auth: Any) -> None:
     client_monitor = client.get_monitor_socket()
     client.connect(f"tcp://127.0.0.1:{port}")
     client.send(b"should not pass")
-    events = read_events(client_monitor, 2, seen(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400))
-    assert seen(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400)(events), events
-    assert read_events(server_monitor, 2, seen(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400))
-    assert nothing_received(server)
+    assert_denied(server, server_monitor, client_monitor)
 
 
 def test_plain_server_without_zap_handler_refuses(ctx: Any) -> None:
@@ -169,10 +176,7 @@ def test_curve_unknown_key_denied_and_final(ctx: Any, auth: Any, tmp_path: Path)
     client_monitor = client.get_monitor_socket()
     client.connect(f"tcp://127.0.0.1:{port}")
     client.send(b"should not pass")
-    events = read_events(client_monitor, 2, seen(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400))
-    assert seen(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400)(events), events
-    assert read_events(server_monitor, 2, seen(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400))
-    assert nothing_received(server)
+    assert_denied(server, server_monitor, client_monitor)
 
 
 def test_curve_allow_any(ctx: Any, auth: Any) -> None:
@@ -286,10 +290,7 @@ def test_null_asks_zap_only_with_a_domain_and_denies_by_address(ctx: Any, auth: 
         client.connect(f"tcp://127.0.0.1:{port}")
         client.send(b"from 127.0.0.1")
     assert recv_frame(open_server).bytes == b"from 127.0.0.1"
-    events = read_events(monitors[0], 2, seen(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400))
-    assert seen(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400)(events), events
-    assert read_events(guarded_monitor, 2, seen(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400))
-    assert nothing_received(guarded)
+    assert_denied(guarded, guarded_monitor, monitors[0])
 
 
 def test_null_allowed_address_gets_anonymous_user_id(ctx: Any, auth: Any) -> None:
