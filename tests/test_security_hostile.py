@@ -55,36 +55,6 @@ def _after_greeting(port: int, server_key: bytes) -> RawCurveClient:
     return client
 
 
-def hello_short(port: int, server_key: bytes) -> RawPeer:
-    client = _after_greeting(port, server_key)
-    client.send(command(client.hello()[:199]))
-    return client
-
-
-def hello_long(port: int, server_key: bytes) -> RawPeer:
-    client = _after_greeting(port, server_key)
-    client.send(command(client.hello() + b"\0"))
-    return client
-
-
-def hello_version(port: int, server_key: bytes) -> RawPeer:
-    client = _after_greeting(port, server_key)
-    client.send(command(client.hello(version=b"\x02\x00")))
-    return client
-
-
-def hello_wrong_key(port: int, server_key: bytes) -> RawPeer:
-    client = _after_greeting(port, server_key)
-    client.send(command(client.hello(box_key=crypto_box_keypair()[0])))
-    return client
-
-
-def hello_box_tampered(port: int, server_key: bytes) -> RawPeer:
-    client = _after_greeting(port, server_key)
-    client.send(command(flip(client.hello(), 150)))
-    return client
-
-
 def _after_welcome(port: int, server_key: bytes) -> RawCurveClient:
     client = _after_greeting(port, server_key)
     client.send(command(client.hello()))
@@ -92,10 +62,22 @@ def _after_welcome(port: int, server_key: bytes) -> RawCurveClient:
     return client
 
 
-def cookie_tampered(port: int, server_key: bytes) -> RawPeer:
-    client = _after_welcome(port, server_key)
-    client.send(command(client.initiate(cookie=flip(client.cookie, 40))))
+def _after_ready(port: int, server_key: bytes) -> RawCurveClient:
+    client = RawCurveClient(port, server_key)
+    client.handshake()
     return client
+
+
+def sends(reach: Callable[[int, bytes], RawCurveClient],
+          *bends: Callable[[RawCurveClient], bytes]) -> Callable[[int, bytes], RawPeer]:
+    """The usual attack: ``reach`` a point of the handshake, then send what each of ``bends``
+    builds there (in order: each may advance the client's nonce)."""
+    def run(port: int, server_key: bytes) -> RawPeer:
+        client = reach(port, server_key)
+        for bend in bends:
+            client.send(bend(client))
+        return client
+    return run
 
 
 def cookie_from_other_connection(port: int, server_key: bytes) -> RawPeer:
@@ -104,70 +86,6 @@ def cookie_from_other_connection(port: int, server_key: bytes) -> RawPeer:
     client.send(command(client.initiate(cookie=other.cookie)))
     other.close()
     return client
-
-
-def initiate_box_tampered(port: int, server_key: bytes) -> RawPeer:
-    client = _after_welcome(port, server_key)
-    client.send(command(flip(client.initiate(), 200)))
-    return client
-
-
-def initiate_short(port: int, server_key: bytes) -> RawPeer:
-    client = _after_welcome(port, server_key)
-    client.send(command(client.initiate()[:256]))
-    return client
-
-
-def vouch_for_other_transient(port: int, server_key: bytes) -> RawPeer:
-    client = _after_welcome(port, server_key)
-    client.send(command(client.initiate(vouched_transient=crypto_box_keypair()[0])))
-    return client
-
-
-def vouch_signed_by_other_key(port: int, server_key: bytes) -> RawPeer:
-    # claims long-term key C but the vouch was made with another secret key
-    client = _after_welcome(port, server_key)
-    client.send(command(client.initiate(vouch_signer=crypto_box_keypair()[1])))
-    return client
-
-
-def initiate_bad_metadata(port: int, server_key: bytes) -> RawPeer:
-    client = _after_welcome(port, server_key)
-    client.send(command(client.initiate(metadata=b"\x0bSocket-Type\x00\x00\x00\x40DEALER")))
-    return client
-
-
-def initiate_huge_metadata(port: int, server_key: bytes) -> RawPeer:
-    # a 2 MiB property in INITIATE, on a server with MAXMSGSIZE 1 MiB (see the test)
-    client = _after_welcome(port, server_key)
-    metadata = DEALER_METADATA + metadata_property(b"X-Huge", b"x" * (2 << 20))
-    client.send(command(client.initiate(metadata=metadata)))
-    return client
-
-
-def message_before_ready(port: int, server_key: bytes) -> RawPeer:
-    client = _after_welcome(port, server_key)
-    client.send(client.message(b"too early"))
-    return client
-
-
-def replayed_message_nonce(port: int, server_key: bytes) -> RawPeer:
-    client = RawCurveClient(port, server_key)
-    client.handshake()
-    client.send(client.message(b"first"))  # nonce 3
-    client.send(client.message(b"replay", nonce=3))
-    return client
-
-
-def message_box_tampered(port: int, server_key: bytes) -> RawPeer:
-    client = RawCurveClient(port, server_key)
-    client.handshake()
-    client.send(flip(client.message(b"payload"), 30))
-    return client
-
-
-def stalled_after_welcome(port: int, server_key: bytes) -> RawPeer:
-    return _after_welcome(port, server_key)
 
 
 def garbage_greeting(port: int, server_key: bytes) -> RawPeer:
@@ -187,33 +105,65 @@ def null_greeting(port: int, server_key: bytes) -> RawPeer:
 
 
 ATTACKS = {
-    "hello-199-bytes": Attack(hello_short, "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO"),
-    "hello-201-bytes": Attack(hello_long, "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO"),
-    "hello-version-2.0": Attack(hello_version, "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO"),
-    "hello-for-other-server": Attack(hello_wrong_key, "PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC"),
-    "hello-box-tampered": Attack(hello_box_tampered, "PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC"),
-    "cookie-tampered": Attack(cookie_tampered, "PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC"),
-    "cookie-of-other-connection": Attack(cookie_from_other_connection,
-                                         "PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC"),
-    "initiate-box-tampered": Attack(initiate_box_tampered, "PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC"),
-    "initiate-256-bytes": Attack(initiate_short,
-                                 "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_INITIATE"),
-    "vouch-for-other-transient": Attack(vouch_for_other_transient,
-                                        "PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE"),
-    "vouch-signed-by-other-key": Attack(vouch_signed_by_other_key,
-                                        "PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC"),
-    "initiate-bad-metadata": Attack(initiate_bad_metadata,
-                                    "PROTOCOL_ERROR_ZMTP_INVALID_METADATA"),
-    "initiate-2MiB-metadata": Attack(initiate_huge_metadata, None),
-    "message-before-ready": Attack(message_before_ready,
-                                   "PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND"),
-    "replayed-message-nonce": Attack(replayed_message_nonce, None),
-    "message-box-tampered": Attack(message_box_tampered, None),
-    "stalled-after-welcome": Attack(stalled_after_welcome, None, immediate=False),
+    "hello-199-bytes": Attack(
+        sends(_after_greeting, lambda c: command(c.hello()[:199])),
+        "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO"),
+    "hello-201-bytes": Attack(
+        sends(_after_greeting, lambda c: command(c.hello() + b"\0")),
+        "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO"),
+    "hello-version-2.0": Attack(
+        sends(_after_greeting, lambda c: command(c.hello(version=b"\x02\x00"))),
+        "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO"),
+    "hello-for-other-server": Attack(
+        sends(_after_greeting, lambda c: command(c.hello(box_key=crypto_box_keypair()[0]))),
+        "PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC"),
+    "hello-box-tampered": Attack(
+        sends(_after_greeting, lambda c: command(flip(c.hello(), 150))),
+        "PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC"),
+    "cookie-tampered": Attack(
+        sends(_after_welcome, lambda c: command(c.initiate(cookie=flip(c.cookie, 40)))),
+        "PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC"),
+    "cookie-of-other-connection": Attack(
+        cookie_from_other_connection, "PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC"),
+    "initiate-box-tampered": Attack(
+        sends(_after_welcome, lambda c: command(flip(c.initiate(), 200))),
+        "PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC"),
+    "initiate-256-bytes": Attack(
+        sends(_after_welcome, lambda c: command(c.initiate()[:256])),
+        "PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_INITIATE"),
+    "vouch-for-other-transient": Attack(
+        sends(_after_welcome,
+              lambda c: command(c.initiate(vouched_transient=crypto_box_keypair()[0]))),
+        "PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE"),
+    # claims long-term key C but the vouch was made with another secret key
+    "vouch-signed-by-other-key": Attack(
+        sends(_after_welcome,
+              lambda c: command(c.initiate(vouch_signer=crypto_box_keypair()[1]))),
+        "PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC"),
+    "initiate-bad-metadata": Attack(
+        sends(_after_welcome,
+              lambda c: command(c.initiate(metadata=b"\x0bSocket-Type\x00\x00\x00\x40DEALER"))),
+        "PROTOCOL_ERROR_ZMTP_INVALID_METADATA"),
+    # a 2 MiB property in INITIATE, on a server with MAXMSGSIZE 1 MiB (see the test)
+    "initiate-2MiB-metadata": Attack(
+        sends(_after_welcome, lambda c: command(c.initiate(
+            metadata=DEALER_METADATA + metadata_property(b"X-Huge", b"x" * (2 << 20))))),
+        None),
+    "message-before-ready": Attack(
+        sends(_after_welcome, lambda c: c.message(b"too early")),
+        "PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND"),
+    "replayed-message-nonce": Attack(
+        sends(_after_ready, lambda c: c.message(b"first"),  # nonce 3
+              lambda c: c.message(b"replay", nonce=3)),
+        None),
+    "message-box-tampered": Attack(
+        sends(_after_ready, lambda c: flip(c.message(b"payload"), 30)), None),
+    "stalled-after-welcome": Attack(_after_welcome, None, immediate=False),
     "garbage-instead-of-greeting": Attack(garbage_greeting, None),
     "silent-peer": Attack(silent_peer, None, immediate=False),
     "null-greeting": Attack(null_greeting, "PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH"),
 }
+
 
 @pytest.mark.parametrize("name", list(ATTACKS))
 def test_attack_dropped_and_server_keeps_serving(ctx: Any, name: str) -> None:
