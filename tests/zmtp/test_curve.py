@@ -15,7 +15,10 @@ from nacl.bindings import (
     crypto_box, crypto_box_afternm, crypto_box_keypair, crypto_box_open,
     crypto_box_open_afternm, crypto_secretbox_open,
 )
-from zmtp_helpers import ERROR_400, ConnectionPair, command, greeting
+from zmtp_helpers import (
+    DEALER_PROPS, ERROR_400, ROUTER_PROPS, ConnectionPair, byte_by_byte, command, frames,
+    greeting, handshake_byte_by_byte, refused,
+)
 
 from gzmq.zmtp import (
     AuthRequest, Cancel, Connection, ConnectionState, CurveClient, CurveServer,
@@ -26,8 +29,6 @@ from gzmq.zmtp import (
 Code = ProtocolErrorCode
 CLIENT = crypto_box_keypair()  # (C, c)
 SERVER = crypto_box_keypair()  # (S, s)
-DEALER_PROPS = {"Socket-Type": b"DEALER", "Identity": b""}
-ROUTER_PROPS = {"Socket-Type": b"ROUTER", "Identity": b""}
 DEALER_META = codec.encode_metadata(DEALER_PROPS.items())
 ROUTER_META = codec.encode_metadata(ROUTER_PROPS.items())
 
@@ -35,18 +36,6 @@ ROUTER_META = codec.encode_metadata(ROUTER_PROPS.items())
 def curve(conn: Connection) -> Any:
     """conn's CURVE mechanism, untyped: the tests read its transient keys."""
     return conn.mechanism
-
-
-def frames(data: bytes) -> list[tuple[int, bytes]]:
-    """Split wire bytes (no greeting) into ``(flags, body)``."""
-    out, pos = [], 0
-    while pos < len(data):
-        header = codec.decode_frame_header(data, pos)
-        assert header is not None
-        flags, size, hlen = header
-        out.append((flags, data[pos + hlen : pos + hlen + size]))
-        pos += hlen + size
-    return out
 
 
 def body_of(frame: bytes) -> bytes:
@@ -95,22 +84,11 @@ class Handshake:
         return self
 
 
-def refused(conn: Connection, data: bytes) -> int:
-    with pytest.raises(ProtocolError) as info:
-        conn.receive_data(data)
-    assert conn.state is ConnectionState.CLOSED
-    assert conn.data_to_send() == b""
-    return info.value.code
-
-
 def curve_pair(zap: bool = False, a: str = "DEALER", b: str = "ROUTER") -> ConnectionPair:
-    pair = ConnectionPair(
+    return ConnectionPair(
         Connection(a, CurveClient(CLIENT[0], CLIENT[1], SERVER[0])),
         Connection(b, CurveServer(SERVER[0], SERVER[1], zap=zap)),
-    )
-    pair.start()
-    pair.pump()
-    return pair
+    ).run()
 
 
 def inner(conn: Connection, frame: bytes, sender_is_client: bool) -> tuple[int, bytes, int]:
@@ -226,32 +204,17 @@ def test_commands_through_curve() -> None:
     # a command between two frames of a multipart message
     first = curve(pair.b).encode_frame(b"p1", codec.FLAG_MORE)
     data = first + pair.b.ping() + curve(pair.b).encode_frame(b"p2", 0)
-    events: list[Any] = []
-    for i in range(len(data)):
-        events += pair.a.receive_data(data[i : i + 1])
-    assert events == [Ping(0, b""), Message([b"p1", b"p2"])]
+    assert byte_by_byte(pair.a, data) == [Ping(0, b""), Message([b"p1", b"p2"])]
 
 
 def test_handshake_and_messages_byte_by_byte() -> None:
     a = Connection("DEALER", CurveClient(*CLIENT, SERVER[0]))
     b = Connection("ROUTER", CurveServer(*SERVER, zap=True))
-    wire_a, wire_b = a.initiate(), b.initiate()
-    events: dict[str, list[Any]] = {"a": [], "b": []}
-    while wire_a or wire_b:
-        for i in range(len(wire_a)):
-            events["b"] += b.receive_data(wire_a[i : i + 1])
-        for i in range(len(wire_b)):
-            events["a"] += a.receive_data(wire_b[i : i + 1])
-        if events["b"] == [AuthRequest(b"CURVE", [CLIENT[0]])]:
-            events["b"] = b.auth_reply(b"200", b"u")
-        wire_a, wire_b = a.data_to_send(), b.data_to_send()
+    events = handshake_byte_by_byte(a, b, AuthRequest(b"CURVE", [CLIENT[0]]), b"u")
     assert events == {"a": [HandshakeComplete(ROUTER_PROPS)],
                       "b": [HandshakeComplete(DEALER_PROPS, b"u")]}
     data = a.send_message([b"m1", b"x" * 1000]) + a.send_message([b"m2"])
-    got: list[Any] = []
-    for i in range(len(data)):
-        got += b.receive_data(data[i : i + 1])
-    assert got == [Message([b"m1", b"x" * 1000]), Message([b"m2"])]
+    assert byte_by_byte(b, data) == [Message([b"m1", b"x" * 1000]), Message([b"m2"])]
 
 
 # -------------------------------------------------------------------- ZAP

@@ -10,10 +10,11 @@ PLAIN/CURVE/ZAP can plug in without changing the Connection.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import pytest
-from zmtp_helpers import ERROR_400, ConnectionPair, greeting
+from zmtp_helpers import (
+    DEALER_PROPS, ERROR_400, ROUTER_PROPS, ConnectionPair, byte_by_byte, greeting,
+)
 
 from gzmq.zmtp import (
     AuthRequest, Cancel, Connection, ConnectionState, HandshakeComplete, LocalProtocolError,
@@ -105,10 +106,7 @@ def test_encrypting_mechanism_commands() -> None:
     assert pair.wire["b"][-1] == codec.encode_frame(b"\x07MESSAGE\x02" + b"\x04PONGc"[::-1])
     # a fed one byte at a time, with a command inside a multipart message
     data = pair.b.send_message([b"ab"]) + pair.b.ping() + pair.b.send_message([b"cd"])
-    events: list[Any] = []
-    for i in range(len(data)):
-        events += pair.a.receive_data(data[i : i + 1])
-    assert events == [Message([b"ab"]), Ping(0, b""), Message([b"cd"])]
+    assert byte_by_byte(pair.a, data) == [Message([b"ab"]), Ping(0, b""), Message([b"cd"])]
 
 
 def test_encrypting_mechanism_decode_failure_closes() -> None:
@@ -172,25 +170,21 @@ class ZapNull(NullMechanism):
 
 
 def test_zap_step_accept() -> None:
-    pair = ConnectionPair(Connection("DEALER"), Connection("ROUTER", ZapNull()))
-    pair.start()
-    pair.pump()
+    pair = ConnectionPair(Connection("DEALER"), Connection("ROUTER", ZapNull())).run()
     assert pair.take("b") == [AuthRequest(b"NULL", [])]
     assert pair.b.state is ConnectionState.HANDSHAKE
     assert pair.a.state is ConnectionState.HANDSHAKE  # no READY from b yet
     events = pair.b.auth_reply(b"200", b"alice")
-    assert events == [HandshakeComplete({"Socket-Type": b"DEALER", "Identity": b""}, b"alice")]
+    assert events == [HandshakeComplete(DEALER_PROPS, b"alice")]
     pair.pump()
-    assert pair.take("a") == [HandshakeComplete({"Socket-Type": b"ROUTER", "Identity": b""})]
+    assert pair.take("a") == [HandshakeComplete(ROUTER_PROPS)]
     with pytest.raises(LocalProtocolError):
         pair.b.auth_reply(b"200")  # not in HANDSHAKE any more
 
 
 @pytest.mark.parametrize(("status", "wire"), [(b"400", ERROR_400), (b"300", b"")])
 def test_zap_step_deny(status: bytes, wire: bytes) -> None:
-    pair = ConnectionPair(Connection("DEALER"), Connection("ROUTER", ZapNull()))
-    pair.start()
-    pair.pump()
+    pair = ConnectionPair(Connection("DEALER"), Connection("ROUTER", ZapNull())).run()
     assert pair.b.auth_reply(status) == []
     assert pair.b.state is ConnectionState.CLOSED
     out = pair.b.data_to_send()

@@ -9,7 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from zmtp_helpers import ERROR_400, ConnectionPair, command, greeting, ready_body
+from zmtp_helpers import (
+    DEALER_PROPS, ERROR_400, ROUTER_PROPS, ConnectionPair, command, frames, greeting,
+    handshake_byte_by_byte, ready_body, refused,
+)
 
 from gzmq.zmtp import (
     AuthRequest, Connection, ConnectionState, HandshakeComplete, LocalProtocolError, Message,
@@ -24,31 +27,13 @@ HELLO_ADMIN = bytes.fromhex("04 13 05 48 45 4c 4c 4f 05 61 64 6d 69 6e 06 73 65 
 PLAIN_ERROR_400_QUIRK = bytes.fromhex("04 09 5e 52 52 4f 52 03 34 30 30")
 WELCOME = b"\x04\x08\x07WELCOME"
 
-DEALER_PROPS = {"Socket-Type": b"DEALER", "Identity": b""}
-ROUTER_PROPS = {"Socket-Type": b"ROUTER", "Identity": b""}
-
-
-def frames(data: bytes) -> list[tuple[int, bytes]]:
-    """Split wire bytes (no greeting) into ``(flags, body)``."""
-    out, pos = [], 0
-    while pos < len(data):
-        header = codec.decode_frame_header(data, pos)
-        assert header is not None
-        flags, size, hlen = header
-        out.append((flags, data[pos + hlen : pos + hlen + size]))
-        pos += hlen + size
-    return out
-
 
 def plain_pair(zap: bool = True, quirk: bool = True, user: bytes = b"admin",
                password: bytes = b"secret") -> ConnectionPair:
-    pair = ConnectionPair(
+    return ConnectionPair(
         Connection("DEALER", PlainClient(user, password)),
         Connection("ROUTER", PlainServer(zap=zap, libzmq_error_quirk=quirk)),
-    )
-    pair.start()
-    pair.pump()
-    return pair
+    ).run()
 
 
 def server(**kwargs: Any) -> Connection:
@@ -68,14 +53,6 @@ def client() -> Connection:
     conn.receive_data(greeting(mechanism=b"PLAIN"))
     assert conn.data_to_send().endswith(HELLO_ADMIN)
     return conn
-
-
-def code_of(conn: Connection, data: bytes) -> int:
-    with pytest.raises(ProtocolError) as info:
-        conn.receive_data(data)
-    assert conn.state is ConnectionState.CLOSED
-    assert conn.data_to_send() == b""
-    return info.value.code
 
 
 # -------------------------------------------------------------- handshake
@@ -193,19 +170,9 @@ def test_empty_and_long_credentials() -> None:
 
 
 def test_handshake_byte_by_byte() -> None:
-    a = Connection("DEALER", PlainClient(b"admin", b"secret"))
-    b = Connection("ROUTER", PlainServer())
-    wire_a, wire_b = a.initiate(), b.initiate()
-    events: dict[str, list[Any]] = {"a": [], "b": []}
-    while wire_a or wire_b:
-        for i in range(len(wire_a)):
-            events["b"] += b.receive_data(wire_a[i : i + 1])
-        for i in range(len(wire_b)):
-            events["a"] += a.receive_data(wire_b[i : i + 1])
-        if AuthRequest(b"PLAIN", [b"admin", b"secret"]) in events["b"]:
-            events["b"] = []
-            b.auth_reply(b"200", b"u")
-        wire_a, wire_b = a.data_to_send(), b.data_to_send()
+    events = handshake_byte_by_byte(
+        Connection("DEALER", PlainClient(b"admin", b"secret")),
+        Connection("ROUTER", PlainServer()), AuthRequest(b"PLAIN", [b"admin", b"secret"]), b"u")
     assert events == {"a": [HandshakeComplete(ROUTER_PROPS)],
                       "b": [HandshakeComplete(DEALER_PROPS, b"u")]}
 
@@ -228,13 +195,13 @@ def test_handshake_byte_by_byte() -> None:
     ],
 )
 def test_server_refuses_bad_hello(body: bytes, code: int) -> None:
-    assert code_of(server(), command(body)) == code
+    assert refused(server(), command(body)) == code
 
 
 def test_server_refuses_command_while_waiting_for_zap() -> None:
     conn = server()
     assert conn.receive_data(HELLO_ADMIN) == [AuthRequest(b"PLAIN", [b"admin", b"secret"])]
-    assert code_of(conn, HELLO_ADMIN) == Code.ZMTP_UNSPECIFIED
+    assert refused(conn, HELLO_ADMIN) == Code.ZMTP_UNSPECIFIED
 
 
 @pytest.mark.parametrize(
@@ -251,11 +218,11 @@ def test_server_refuses_bad_initiate(body: bytes, code: int) -> None:
     conn.receive_data(HELLO_ADMIN)
     conn.auth_reply(b"200")
     assert conn.data_to_send() == WELCOME
-    assert code_of(conn, command(body)) == code  # and no READY went out
+    assert refused(conn, command(body)) == code  # and no READY went out
 
 
 def test_server_refuses_message_frame() -> None:
-    assert code_of(server(), b"\x00\x02hi") == Code.ZMTP_UNEXPECTED_COMMAND
+    assert refused(server(), b"\x00\x02hi") == Code.ZMTP_UNEXPECTED_COMMAND
 
 
 # ------------------------------------------------------ client refusals
@@ -280,7 +247,7 @@ def test_client_refusals(prelude: list[bytes], data: bytes, code: int) -> None:
     for item in prelude:
         conn.receive_data(item)
         conn.data_to_send()
-    assert code_of(conn, data) == code
+    assert refused(conn, data) == code
 
 
 def test_client_error_before_welcome() -> None:
@@ -292,10 +259,8 @@ def test_client_error_before_welcome() -> None:
 
 
 def null_zap_pair() -> ConnectionPair:
-    pair = ConnectionPair(Connection("DEALER"), Connection("ROUTER", NullMechanism(zap=True)))
-    pair.start()
-    pair.pump()
-    return pair
+    return ConnectionPair(Connection("DEALER"),
+                          Connection("ROUTER", NullMechanism(zap=True))).run()
 
 
 def test_null_zap_request_right_after_greeting() -> None:
@@ -343,7 +308,7 @@ def test_null_zap_second_ready_is_unexpected() -> None:
     conn = Connection("ROUTER", NullMechanism(zap=True))
     conn.initiate()
     conn.receive_data(greeting() + command(ready_body([])))
-    assert code_of(conn, command(ready_body([]))) == Code.ZMTP_UNEXPECTED_COMMAND
+    assert refused(conn, command(ready_body([]))) == Code.ZMTP_UNEXPECTED_COMMAND
 
 
 def test_null_without_zap_unchanged() -> None:

@@ -1,4 +1,5 @@
-"""Test helpers for gzmq.zmtp: wire constants from zmtp.md, ``tr``, ConnectionPair.
+"""Test helpers for gzmq.zmtp: wire constants from zmtp.md, ``tr``, ConnectionPair, and what
+the PLAIN and CURVE tests share (``frames``, ``refused``, ``handshake_byte_by_byte``).
 
 The byte strings below are copied from shared/spec/zmtp.md, where they were
 captured from libzmq 4.3.5 on the wire.
@@ -9,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gzmq.zmtp import Connection, ConnectionState, Event, Message
+import pytest
+
+from gzmq.zmtp import (
+    AuthRequest, Connection, ConnectionState, Event, Message, ProtocolError, codec,
+)
 
 # ---------------------------------------------------------- libzmq bytes
 
@@ -36,6 +41,10 @@ PONG_EMPTY = b"\x04\x05\x04PONG"
 ERROR_400 = bytes.fromhex("04 0a 05 45 52 52 4f 52 03 34 30 30")
 #: RADIO -> DISH message, group "g", body "hi" (zmtp.md §9).
 RADIO_G_HI = bytes.fromhex("01 01 67 00 02 68 69")
+
+#: The properties a DEALER / ROUTER Connection announces (no routing id).
+DEALER_PROPS = {"Socket-Type": b"DEALER", "Identity": b""}
+ROUTER_PROPS = {"Socket-Type": b"ROUTER", "Identity": b""}
 
 #: Bytes that follow an item in the "trailing bytes" leg of ``tr``, and what
 #: they must produce once completed: proves nothing was eaten past the item.
@@ -72,6 +81,18 @@ def ready_frame(socket_type: bytes | None, *extra: tuple[bytes, bytes]) -> bytes
     return command(ready_body(props + list(extra)))
 
 
+def frames(data: bytes) -> list[tuple[int, bytes]]:
+    """Split wire bytes (no greeting) into ``(flags, body)``."""
+    out, pos = [], 0
+    while pos < len(data):
+        header = codec.decode_frame_header(data, pos)
+        assert header is not None
+        flags, size, hlen = header
+        out.append((flags, data[pos + hlen : pos + hlen + size]))
+        pos += hlen + size
+    return out
+
+
 # ----------------------------------------------------------- connections
 
 
@@ -92,6 +113,38 @@ def ready_conn(
     assert conn.state is ConnectionState.READY, events
     conn.data_to_send()
     return conn
+
+
+def refused(conn: Connection, data: bytes) -> int:
+    """The ProtocolError code ``data`` makes ``conn`` raise; it must close with nothing to send."""
+    with pytest.raises(ProtocolError) as info:
+        conn.receive_data(data)
+    assert conn.state is ConnectionState.CLOSED
+    assert conn.data_to_send() == b""
+    return info.value.code
+
+
+def byte_by_byte(conn: Connection, data: bytes) -> list[Event]:
+    """Feed ``data`` to ``conn`` one byte at a time; all the events."""
+    events: list[Event] = []
+    for i in range(len(data)):
+        events += conn.receive_data(data[i : i + 1])
+    return events
+
+
+def handshake_byte_by_byte(a: Connection, b: Connection, request: AuthRequest,
+                           user_id: bytes) -> dict[str, list[Event]]:
+    """Run a handshake feeding each side one byte at a time; server ``b`` answers its ZAP
+    ``request`` with 200 and ``user_id``. The events each side got."""
+    wire_a, wire_b = a.initiate(), b.initiate()
+    events: dict[str, list[Event]] = {"a": [], "b": []}
+    while wire_a or wire_b:
+        events["b"] += byte_by_byte(b, wire_a)
+        events["a"] += byte_by_byte(a, wire_b)
+        if events["b"] == [request]:
+            events["b"] = b.auth_reply(b"200", user_id)
+        wire_a, wire_b = a.data_to_send(), b.data_to_send()
+    return events
 
 
 def tr(
@@ -169,9 +222,14 @@ class ConnectionPair:
             self._deliver("a", out_a)
             self._deliver("b", out_b)
 
-    def handshake(self) -> ConnectionPair:
+    def run(self) -> ConnectionPair:
+        """Start both sides and let them talk as far as they get alone (e.g. up to ZAP)."""
         self.start()
         self.pump()
+        return self
+
+    def handshake(self) -> ConnectionPair:
+        self.run()
         assert self.a.state is ConnectionState.READY, self.events
         assert self.b.state is ConnectionState.READY, self.events
         return self
