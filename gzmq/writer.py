@@ -5,7 +5,8 @@ Messages reach the wire two ways, in one order:
 1. **From the hub, before it polls.** A message put into the outbound pipe calls ``notify()``,
    which schedules one hub callback (``loop.run_callback``). That callback runs when the user's
    greenlet next blocks or yields, so everything sent meanwhile goes out as one batch. It
-   encodes the batch and tries one *non-blocking* ``send``. In a request/reply exchange this
+   encodes the batch and tries one *non-blocking* ``send`` (batches with a large body are left
+   to the writer greenlet instead, which writes that body without joining it). In a request/reply exchange this
    saves waking the writer greenlet on every hop, and a sender that never blocks still has its
    burst written with one syscall.
 2. **From the writer greenlet.** Whatever the hub could not write at once (a full kernel buffer,
@@ -34,8 +35,6 @@ __all__ = ["ConnectionWriter"]
 BATCH_MESSAGES = 512
 #: chunks at least this big are written on their own instead of being joined (no 2nd copy)
 LARGE_CHUNK = 64 * 1024
-#: a hub flush bigger than this is left to the writer greenlet, which writes it without copying
-HUB_FLUSH_LIMIT = 256 * 1024
 
 log = logging.getLogger("gzmq.engine")
 
@@ -120,8 +119,8 @@ class ConnectionWriter:
             if self.outbound.write_closed:
                 self.wakeup.notify()  # nothing left: let the writer end the connection
             return
-        size = sum(len(chunk) for chunk in chunks)
-        if size > HUB_FLUSH_LIMIT:
+        if max(map(len, chunks)) >= LARGE_CHUNK:
+            # a large body: the writer greenlet sends it as it is, where joining would copy it
             self.backlog = chunks
             self.wakeup.notify()
             return

@@ -32,10 +32,11 @@ class Routing:
     #: the connection for good. None for every other type (no per-message cost).
     wire_check: Optional[Callable[[list[bytes]], bool]] = None
 
+    #: the pipe the last received message came from (for Frame.get() properties)
+    last_pipe: Optional[Pipe] = None
+
     def __init__(self, options: Any) -> None:
         self.options = options
-        #: the pipe the last received message came from (for Frame.get() properties)
-        self.last_pipe: Optional[Pipe] = None
 
     def attach(self, pipe: Pipe) -> bool:
         """A peer is ready. Return False to refuse it (PAIR's second peer)."""

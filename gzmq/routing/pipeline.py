@@ -21,6 +21,7 @@ class Push(Routing):
     def __init__(self, options: Any) -> None:
         super().__init__(options)
         self._lb = LoadBalancer()
+        self.send_nowait = self._lb.send  # type: ignore[method-assign]  # one call less a message
 
     def attach(self, pipe: Pipe) -> bool:
         self._lb.attach(pipe)
@@ -28,9 +29,6 @@ class Push(Routing):
 
     def detach(self, pipe: Pipe) -> None:
         self._lb.detach(pipe)
-
-    def send_nowait(self, msg: list[bytes]) -> None:
-        self._lb.send(msg)
 
     @property
     def writable(self) -> bool:
@@ -46,6 +44,11 @@ class Pull(Routing):
     def __init__(self, options: Any) -> None:
         super().__init__(options)
         self._fq = FairQueue()
+        self.recv_nowait = self._fq.recv  # type: ignore[method-assign]  # one call less a message
+
+    @property  # type: ignore[override]
+    def last_pipe(self) -> Optional[Pipe]:
+        return self._fq.last_pipe
 
     def attach(self, pipe: Pipe) -> bool:
         self._fq.attach(pipe)
@@ -53,10 +56,6 @@ class Pull(Routing):
 
     def detach(self, pipe: Pipe) -> None:
         self._fq.detach(pipe)
-
-    def recv_nowait(self) -> list[bytes]:
-        msg, self.last_pipe = self._fq.recv()
-        return msg
 
     @property
     def readable(self) -> bool:

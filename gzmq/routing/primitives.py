@@ -77,11 +77,13 @@ class LoadBalancer:
 
 
 class FairQueue:
-    __slots__ = ("pipes", "_next")
+    __slots__ = ("pipes", "_next", "last_pipe")
 
     def __init__(self) -> None:
         self.pipes: list[Pipe] = []
         self._next = 0
+        #: where the item recv() returned last came from (for ROUTER ids, REP envelopes...)
+        self.last_pipe: Optional[Pipe] = None
 
     def attach(self, pipe: Pipe) -> None:
         self.pipes.append(pipe)
@@ -101,8 +103,9 @@ class FairQueue:
         if index < self._next:
             self._next -= 1
 
-    def recv(self) -> tuple[Any, Pipe]:
-        """Take one item from the next pipe that has one; ``Again`` if none has."""
+    def recv(self) -> Any:
+        """Take one item from the next pipe that has one (see ``last_pipe``); ``Again`` if
+        none has."""
         pipes = self.pipes
         count = len(pipes)
         if count == 1:  # the common case, without the rotation arithmetic
@@ -112,7 +115,8 @@ class FairQueue:
             if items and not pipe.detached:
                 item = items.popleft()
                 inbound.writer.notify()
-                return item, pipe
+                self.last_pipe = pipe
+                return item
         start = self._next
         for offset in range(count):
             index = (start + offset) % count
@@ -125,7 +129,8 @@ class FairQueue:
                 self._next = index + 1
                 if pipe.detached and not items:
                     self._remove(pipe)
-                return item, pipe
+                self.last_pipe = pipe
+                return item
         raise Again()
 
     @property

@@ -65,7 +65,8 @@ class XPub(Routing):
     def _read_upstream(self) -> None:
         upstream = self._upstream
         while upstream.readable:
-            item, pipe = upstream.recv()
+            item = upstream.recv()
+            pipe = upstream.last_pipe
             subscription = parse_subscription(item)
             if subscription is None:
                 if self.delivers_upstream:
@@ -194,7 +195,8 @@ class XSub(Routing):
         Distributor.send_to(self._all, msg)
 
     def recv_nowait(self) -> list[bytes]:
-        msg, self.last_pipe = self._fq.recv()
+        msg = self._fq.recv()
+        self.last_pipe = self._fq.last_pipe
         return msg
 
     @property
@@ -242,7 +244,8 @@ class Sub(XSub):
             self._ready = None
             return ready
         while True:
-            msg, self.last_pipe = self._fq.recv()
+            msg = self._fq.recv()
+            self.last_pipe = self._fq.last_pipe
             if self._wanted(msg[0]):
                 return msg
 

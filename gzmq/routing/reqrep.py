@@ -51,7 +51,8 @@ class Dealer(Routing):
         self._lb.send(msg)
 
     def recv_nowait(self) -> list[bytes]:
-        msg, self.last_pipe = self._fq.recv()
+        msg = self._fq.recv()
+        self.last_pipe = self._fq.last_pipe
         return msg
 
     @property
@@ -159,7 +160,8 @@ class Rep(Routing):
         if self._sending_reply:
             raise ZMQError(EFSM)
         while True:
-            msg, pipe = self._fq.recv()
+            msg = self._fq.recv()
+            pipe = self._fq.last_pipe
             for index, frame in enumerate(msg):
                 if not frame:
                     break
@@ -241,7 +243,8 @@ class Router(Routing):
         pipe.send_nowait(msg[1:])
 
     def recv_nowait(self) -> list[bytes]:
-        msg, pipe = self._fq.recv()
+        msg = self._fq.recv()
+        pipe = self._fq.last_pipe
         self.last_pipe = pipe
         return [pipe.routing_id] + msg
 

@@ -63,7 +63,7 @@ def test_fair_queue_rotates_between_pipes():
     for index, end in enumerate(ends):
         for n in range(2):
             end.send_nowait([b"%d-%d" % (index, n)])
-    order = [fq.recv()[0][0] for _ in range(6)]
+    order = [fq.recv()[0] for _ in range(6)]
     assert order == [b"0-0", b"1-0", b"2-0", b"0-1", b"1-1", b"2-1"]
 
 
@@ -73,7 +73,8 @@ def test_fair_queue_keeps_a_detached_pipe_until_drained():
     fq.attach(mine)
     theirs.send_nowait([b"last words"])
     fq.detach(mine)
-    assert fq.recv()[0] == [b"last words"]
+    assert fq.recv() == [b"last words"]
+    assert fq.last_pipe is mine
     assert fq.pipes == []
 
 
