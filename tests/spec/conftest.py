@@ -135,6 +135,19 @@ class Net:
         if self.transport != "inproc":
             _sleep(SETTLE)
 
+    # --- sending with nowhere to send -----------------------------------------------------
+
+    def assert_send_blocks(self, sock: Any) -> None:
+        """``sock`` (SNDTIMEO 100 ms) has no peer: a send is EAGAIN at once with NOBLOCK and
+        after the timeout without it (it blocked), and POLLOUT is not set."""
+        with pytest.raises(self.zmq.Again):
+            sock.send(b"x", self.zmq.NOBLOCK)
+        start = time.monotonic()
+        with pytest.raises(self.zmq.Again):
+            sock.send(b"x")
+        assert time.monotonic() - start >= 0.08
+        assert not sock.poll(0, self.zmq.POLLOUT)
+
     # --- filling a peer up ---------------------------------------------------------------
 
     def fill(self, send_nowait: Any, limit: int = 2000, stall: float = 0.3) -> int:

@@ -222,8 +222,9 @@ def test_xpub_receives_subscriptions(zmq, net, sock):
     assert net.recv1(xpub) == b"\x01"
 
 
-def test_xpub_reports_topic_once(zmq, net, sock):
-    """Without XPUB_VERBOSE a topic is reported only for its first subscriber."""
+def xpub_with_shared_topic(zmq, net, sock):
+    """An XPUB and two SUBs, both on topic A, the second on B too; returns (xpub, subs)
+    once the XPUB has reported A for the first SUB only and then B."""
     xpub = sock(zmq.XPUB)
     subs = [sock(zmq.SUB) for _ in range(2)]
     net.link(xpub, *subs)
@@ -232,6 +233,12 @@ def test_xpub_reports_topic_once(zmq, net, sock):
     subs[1].setsockopt(zmq.SUBSCRIBE, b"A")
     subs[1].setsockopt(zmq.SUBSCRIBE, b"B")
     assert net.recv1(xpub) == b"\x01B"  # after A's duplicate, which was swallowed
+    return xpub, subs
+
+
+def test_xpub_reports_topic_once(zmq, net, sock):
+    """Without XPUB_VERBOSE a topic is reported only for its first subscriber."""
+    xpub, _ = xpub_with_shared_topic(zmq, net, sock)
     net.nothing(xpub)
 
 
@@ -267,14 +274,7 @@ def test_xpub_verboser_reports_every_unsubscription(zmq, net, sock):
 
 def test_xpub_unsubscribe_when_last_subscriber_leaves(zmq, net, sock):
     """A subscriber's disconnect yields b"\\x00topic" for topics that lost their last one."""
-    xpub = sock(zmq.XPUB)
-    subs = [sock(zmq.SUB) for _ in range(2)]
-    net.link(xpub, *subs)
-    subs[0].setsockopt(zmq.SUBSCRIBE, b"A")
-    assert net.recv1(xpub) == b"\x01A"
-    subs[1].setsockopt(zmq.SUBSCRIBE, b"A")
-    subs[1].setsockopt(zmq.SUBSCRIBE, b"B")
-    assert net.recv1(xpub) == b"\x01B"
+    xpub, subs = xpub_with_shared_topic(zmq, net, sock)
     subs[0].close()
     net.nothing(xpub, 0.3)  # A and B both still have subs[1]
     subs[1].close()

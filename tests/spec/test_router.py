@@ -104,9 +104,10 @@ def test_router_full_pipe_drops_without_mandatory(zmq, net, sock):
     assert len(net.drain(peer)) < total
 
 
-def test_router_duplicate_id_ignored(zmq, net, sock):
-    """A second peer presenting a routing id already in use is ignored (libzmq default)."""
-    router = sock(zmq.ROUTER)
+def same_id_twice(zmq, net, sock, **router_options):
+    """A ROUTER that has heard from DEALER "X", then a second DEALER "X" that connects and
+    sends b"hello-2"; (router, first, second)."""
+    router = sock(zmq.ROUTER, **router_options)
     first = sock(zmq.DEALER, routing_id=b"X")
     second = sock(zmq.DEALER, routing_id=b"X")
     net.link(router, first)
@@ -117,6 +118,12 @@ def test_router_duplicate_id_ignored(zmq, net, sock):
     net.wait(second)
     net.wait(router)
     second.send(b"hello-2")
+    return router, first, second
+
+
+def test_router_duplicate_id_ignored(zmq, net, sock):
+    """A second peer presenting a routing id already in use is ignored (libzmq default)."""
+    router, first, second = same_id_twice(zmq, net, sock)
     router.send_multipart([b"X", b"reply"])
     assert net.recv(first) == [b"reply"]
     net.nothing(second)
@@ -127,17 +134,7 @@ def test_router_duplicate_id_ignored(zmq, net, sock):
 
 def test_router_handover(zmq, net, sock):
     """ROUTER_HANDOVER: the newcomer with a duplicate routing id takes the id over."""
-    router = sock(zmq.ROUTER, router_handover=1)
-    first = sock(zmq.DEALER, routing_id=b"X")
-    second = sock(zmq.DEALER, routing_id=b"X")
-    net.link(router, first)
-    first.send(b"hello-1")
-    assert net.recv(router) == [b"X", b"hello-1"]
-    net.watch(second)
-    second.connect(router.getsockopt(zmq.LAST_ENDPOINT).decode())
-    net.wait(second)
-    net.wait(router)
-    second.send(b"hello-2")
+    router, first, second = same_id_twice(zmq, net, sock, router_handover=1)
     assert net.recv(router) == [b"X", b"hello-2"]
     router.send_multipart([b"X", b"reply"])
     assert net.recv(second) == [b"reply"]
