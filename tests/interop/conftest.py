@@ -20,6 +20,7 @@ if importlib.util.find_spec("zmq") is None:  # pyzmq is the libzmq oracle; no or
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:  # make interop_helpers importable whatever pytest's import mode
     sys.path.insert(0, HERE)
+pytest.register_assert_rewrite("interop_helpers")  # its checks assert for the tests
 
 from interop_helpers import TEST_TIMEOUT, InteropTimeout, Peer, make_authenticator, zmq_impl  # noqa: E402
 

@@ -108,6 +108,12 @@ class Peer:
         with gevent.Timeout(timeout, InteropTimeout("%r: fewer than %d lines within %ss" % (self, n, timeout))):
             return [self.line(timeout) for _ in range(n)]
 
+    def assert_received(self, msgs, socket_type):
+        """The next lines report exactly ``msgs``, in order, each sent by a ``socket_type``."""
+        got = self.lines(len(msgs))
+        assert [g["recv"] for g in got] == [encmsg(m) for m in msgs]
+        assert {g["st"] for g in got} == {socket_type}
+
     def recv_msgs(self, n, timeout=LINE_TIMEOUT):
         """The next n messages reported by a recv/echo/req op (as encoded frame lists)."""
         return [obj["recv"] for obj in self.lines(n, timeout)]

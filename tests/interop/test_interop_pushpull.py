@@ -27,9 +27,7 @@ def test_push_pull_multipart(link, gz_side):
         sock, peer = link("PUSH", "PULL", [{"op": "recv", "count": len(MSGS)}])
         for m in MSGS:
             sock.send_multipart(m)
-        got = peer.lines(len(MSGS))
-        assert [g["recv"] for g in got] == [encmsg(m) for m in MSGS]
-        assert {g["st"] for g in got} == {"PUSH"}
+        peer.assert_received(MSGS, "PUSH")
         assert peer.result() == []
     else:
         sock, peer = link("PULL", "PUSH", [{"op": "send", "msgs": [hexmsg(m) for m in MSGS]}, WAIT])

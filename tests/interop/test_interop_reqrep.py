@@ -37,17 +37,13 @@ def test_req_rep(link, gz_side):
         for body in BODIES:
             sock.send_multipart(body)
             assert recv_msg(sock, "REP") == body
-        got = peer.lines(len(BODIES))
-        assert [g["recv"] for g in got] == [encmsg(b) for b in BODIES]  # REP strips the envelope
-        assert {g["st"] for g in got} == {"REQ"}
+        peer.assert_received(BODIES, "REQ")  # REP strips the envelope
     else:
         sock, peer = link("REP", "REQ", [{"op": "req", "msgs": [hexmsg(b) for b in BODIES]}])
         for body in BODIES:
             assert recv_msg(sock, "REQ") == body
             sock.send_multipart(reply_to(body))
-        got = peer.lines(len(BODIES))
-        assert [g["recv"] for g in got] == [encmsg(reply_to(b)) for b in BODIES]
-        assert {g["st"] for g in got} == {"REP"}
+        peer.assert_received([reply_to(b) for b in BODIES], "REP")
     assert peer.result() == []
 
 
@@ -92,9 +88,7 @@ def test_libzmq_client_to_gz_router(link, client, rid):
         check_auto_id(the_id)
     else:
         assert the_id == rid
-    got = peer.lines(len(BODIES))
-    assert [g["recv"] for g in got] == [encmsg(reply_to(b)) for b in BODIES]
-    assert {g["st"] for g in got} == {"ROUTER"}
+    peer.assert_received([reply_to(b) for b in BODIES], "ROUTER")
     assert peer.result() == []
 
 
@@ -107,17 +101,13 @@ def test_dealer_rep(link, gz_side):
         for body in BODIES:
             sock.send_multipart([b""] + body)  # the DEALER application supplies the delimiter
             assert recv_msg(sock, "REP") == [b""] + body
-        got = peer.lines(len(BODIES))
-        assert [g["recv"] for g in got] == [encmsg(b) for b in BODIES]
-        assert {g["st"] for g in got} == {"DEALER"}
+        peer.assert_received(BODIES, "DEALER")
     else:
         sock, peer = link("REP", "DEALER", [{"op": "req", "msgs": [hexmsg([b""] + b) for b in BODIES]}])
         for body in BODIES:
             assert recv_msg(sock, "DEALER") == body
             sock.send_multipart(reply_to(body))
-        got = peer.lines(len(BODIES))
-        assert [g["recv"] for g in got] == [encmsg([b""] + reply_to(b)) for b in BODIES]
-        assert {g["st"] for g in got} == {"REP"}
+        peer.assert_received([[b""] + reply_to(b) for b in BODIES], "REP")
     assert peer.result() == []
 
 

@@ -108,9 +108,7 @@ def test_curve_push_pull_server_connects(ctx, spawn, new_endpoint, gz_role, keyf
         sock.connect(peer.endpoint)
         for m in MSGS:
             sock.send_multipart(m)
-        got = peer.lines(len(MSGS))
-        assert [g["recv"] for g in got] == [encmsg(m) for m in MSGS]
-        assert {g["st"] for g in got} == {"PUSH"}
+        peer.assert_received(MSGS, "PUSH")
         assert peer.result() == []
 
 
