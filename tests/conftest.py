@@ -23,6 +23,8 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
+# helpers.py asserts for the tests: give its asserts pytest's detailed failure messages
+pytest.register_assert_rewrite("helpers")
 
 TEST_TIMEOUT = float(os.environ.get("GZMQ_TEST_TIMEOUT", "30"))
 

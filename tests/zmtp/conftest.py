@@ -12,6 +12,8 @@ import os
 import sys
 import types
 
+import pytest
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
@@ -19,6 +21,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 for path in (HERE, ROOT):
     if path not in sys.path:
         sys.path.insert(0, path)
+# its checks (refused, tr, ...) assert for the tests: keep pytest's detailed messages
+pytest.register_assert_rewrite("zmtp_helpers")
 
 try:
     import gzmq.zmtp  # noqa: F401
