@@ -217,11 +217,7 @@ class Connection:
             self._queue_commands(self.mechanism.auth_reply(status_code, user_id, metadata or {}))
             self._check_mechanism(events)
         except ProtocolError as err:
-            err.events = events
-            # A mechanism mismatch still lets our whole greeting out (libzmq writes it before
-            # it reads the peer's), so the peer learns which mechanism we wanted.
-            mismatch = err.code == ProtocolErrorCode.ZMTP_MECHANISM_MISMATCH
-            self._close(keep_output=mismatch)
+            self._fail(err, events)
             raise
         return events
 
@@ -286,13 +282,17 @@ class Connection:
                 reader.tail = b""
             self._parse(data, pos, events)
         except ProtocolError as err:
-            err.events = events
-            # A mechanism mismatch still lets our whole greeting out (libzmq writes it before
-            # it reads the peer's), so the peer learns which mechanism we wanted.
-            mismatch = err.code == ProtocolErrorCode.ZMTP_MECHANISM_MISMATCH
-            self._close(keep_output=mismatch)
+            self._fail(err, events)
             raise
         return events
+
+    def _fail(self, err: ProtocolError, events: list[Event]) -> None:
+        """Close on ``err``, which carries the events completed before the fault."""
+        err.events = events
+        # A mechanism mismatch still lets our whole greeting out (libzmq writes it before
+        # it reads the peer's), so the peer learns which mechanism we wanted.
+        mismatch = err.code == ProtocolErrorCode.ZMTP_MECHANISM_MISMATCH
+        self._close(keep_output=mismatch)
 
     def _close(self, keep_output: bool = False) -> None:
         self.state = CLOSED
