@@ -45,10 +45,8 @@ makes that choice and passes ``zap``.
 
 from __future__ import annotations
 
-import enum
 import os
 import struct
-from collections.abc import Mapping
 from typing import Final
 
 from nacl._sodium import ffi as _ffi
@@ -61,6 +59,7 @@ from nacl.exceptions import CryptoError
 
 from .codec import FLAG_COMMAND, FLAG_LONG, FLAG_MORE, decode_metadata, parse_error_reason
 from .errors import ProtocolError, ProtocolErrorCode
+from .mechanism import HandshakeState as _State  # one set of states for PLAIN and CURVE
 from .mechanism import Mechanism, MechanismStatus
 
 
@@ -86,6 +85,7 @@ def crypto_box_open_afternm(box: bytes, nonce: bytes, key: bytes) -> bytes:
     if _sodium.crypto_box_open_easy_afternm(out, box, len(box), nonce, key) != 0:
         raise CryptoError("box does not open")
     return _ffi.buffer(out, size)[:]
+
 
 __all__ = ["CurveClient", "CurveServer"]
 
@@ -134,15 +134,6 @@ def _check_structure(body: bytes) -> None:
         raise _error("malformed command", Code.ZMTP_MALFORMED_COMMAND_UNSPECIFIED)
 
 
-class _State(enum.Enum):
-    WAIT_HELLO = 1
-    WAIT_WELCOME = 2
-    WAIT_INITIATE = 3
-    WAIT_ZAP = 4
-    WAIT_READY = 5
-    DONE = 6
-
-
 class _CurveBase(Mechanism):
     """Shared MESSAGE encryption and nonce bookkeeping."""
 
@@ -158,7 +149,6 @@ class _CurveBase(Mechanism):
         self._precom = b""  # crypto_box_beforenm(peer transient, own transient)
         self._send_nonce = 1  # next short nonce we send
         self._peer_nonce = 1  # last short nonce received (libzmq starts at 1)
-        self._metadata = b""
         self._state = _State.WAIT_HELLO
 
     def _next_nonce(self) -> bytes:
@@ -405,11 +395,5 @@ class CurveServer(_CurveBase):
         self.status = MechanismStatus.READY
         return _READY + short + box
 
-    def auth_reply(
-        self, status_code: bytes, user_id: bytes, metadata: Mapping[str, bytes]
-    ) -> list[bytes]:
-        refusal = self._zap_verdict(status_code, user_id, metadata)
-        if refusal is not None:
-            self._state = _State.DONE
-            return refusal
+    def _zap_accepted(self) -> list[bytes]:
         return [self._ready_body()]

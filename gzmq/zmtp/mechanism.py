@@ -71,6 +71,19 @@ class MechanismStatus(enum.Enum):
     ERROR = "ERROR"
 
 
+class HandshakeState(enum.Enum):
+    """Where a PLAIN or CURVE handshake stands: both are the same four-command dance
+    (client HELLO, server WELCOME, client INITIATE, server READY), with ZAP on the server
+    between the client's credentials and its answer to them."""
+
+    WAIT_HELLO = 1
+    WAIT_WELCOME = 2
+    WAIT_INITIATE = 3
+    WAIT_ZAP = 4
+    WAIT_READY = 5
+    DONE = 6
+
+
 class Mechanism(abc.ABC):
     """Interface of NULL, PLAIN and CURVE (see the module docstring)."""
 
@@ -93,6 +106,9 @@ class Mechanism(abc.ABC):
         #: ZAP reply metadata (200 only).  libzmq turns them into message
         #: properties; the Connection merges them into HandshakeComplete.
         self.zap_properties: dict[str, bytes] = {}
+        #: Our encoded property block, kept by ``start()`` for the command
+        #: that carries it later (READY after ZAP, INITIATE, the server's READY).
+        self._metadata = b""
         self._auth_request: AuthRequest | None = None
         self._zap_pending = False
 
@@ -117,13 +133,18 @@ class Mechanism(abc.ABC):
         self._auth_request = AuthRequest(mechanism, credentials)
         self._zap_pending = True
 
-    def _zap_verdict(
+    def auth_reply(
         self, status_code: bytes, user_id: bytes, metadata: Mapping[str, bytes]
-    ) -> list[bytes] | None:
-        """Shared ``auth_reply`` logic (see the module docstring).
+    ) -> list[bytes]:
+        """Resume the handshake with a ZAP verdict; return bodies to send.
 
-        Returns ``None`` on 200 (the caller continues its handshake), else
-        the bodies to send: ``[]`` for 300, ``[ERROR]`` for 400/500.
+        The verdict is handled here, the same for every mechanism (see the
+        module docstring): on 200 ``_zap_accepted()`` says what follows;
+        otherwise the handshake fails with ``[]`` (300) or ``[ERROR]``
+        (400/500) to send.
+
+        Raises LocalProtocolError: no ZAP request pending.
+        Raises ProtocolError: a status code libzmq does not accept.
         """
         if not self._zap_pending:
             raise LocalProtocolError(f"{self.name!r} mechanism has no ZAP request pending")
@@ -138,21 +159,24 @@ class Mechanism(abc.ABC):
         if status_code == b"200":
             self.user_id = bytes(user_id)
             self.zap_properties = dict(metadata)
-            return None
+            return self._zap_accepted()
+        # status ERROR ends the handshake: the Connection closes and feeds us
+        # nothing more.
         self.status = MechanismStatus.ERROR
         # 300 is a temporary failure: libzmq sends nothing, so the peer
         # reconnects; 400/500 are final and say so with ERROR.
         return [] if status_code == b"300" else [self._error_body(status_code)]
 
+    def _zap_accepted(self) -> list[bytes]:
+        """Continue the handshake after ZAP 200: the bodies held back for it.
+
+        Only a mechanism that calls ``_request_auth`` gets here.
+        """
+        raise NotImplementedError(f"{type(self).__name__} asked ZAP but cannot resume")
+
     def _error_body(self, reason: bytes) -> bytes:
         """Our ERROR command; PLAIN overrides it for the libzmq quirk."""
         return error_body(reason)
-
-    def auth_reply(
-        self, status_code: bytes, user_id: bytes, metadata: Mapping[str, bytes]
-    ) -> list[bytes]:
-        """Resume the handshake with a ZAP verdict; return bodies to send."""
-        raise LocalProtocolError(f"{self.name!r} mechanism has no ZAP request pending")
 
     def encode_frame(self, body: bytes, flags: int) -> bytes:
         """Wire bytes for one logical frame (MORE/COMMAND in ZMTP bits)."""
@@ -194,7 +218,6 @@ class NullMechanism(Mechanism):
     def __init__(self, zap: bool = False) -> None:
         super().__init__()
         self.zap = zap
-        self._metadata = b""
         self._peer_ready = False
         self._ready_sent = False
 
@@ -223,12 +246,7 @@ class NullMechanism(Mechanism):
             raise _unexpected(body)
         return []
 
-    def auth_reply(
-        self, status_code: bytes, user_id: bytes, metadata: Mapping[str, bytes]
-    ) -> list[bytes]:
-        refusal = self._zap_verdict(status_code, user_id, metadata)
-        if refusal is not None:
-            return refusal
+    def _zap_accepted(self) -> list[bytes]:
         self._ready_sent = True
         if self._peer_ready:
             self.status = MechanismStatus.READY

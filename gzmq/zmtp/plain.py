@@ -40,11 +40,9 @@ ZMTP_UNSPECIFIED (libzmq's default case).
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping
-
 from .codec import decode_metadata, parse_error_reason
 from .errors import ProtocolError, ProtocolErrorCode
+from .mechanism import HandshakeState as _State  # one set of states for PLAIN and CURVE
 from .mechanism import Mechanism, MechanismStatus
 
 __all__ = ["PlainClient", "PlainServer"]
@@ -56,15 +54,6 @@ _READY = b"\x05READY"
 _ERROR = b"\x05ERROR"
 #: libzmq's PLAIN ERROR prefix: "\x05E" parsed by C as the single byte 0x5E.
 _ERROR_QUIRK = b"\x5eRROR"
-
-
-class _State(enum.Enum):
-    WAIT_HELLO = 1
-    WAIT_ZAP = 2
-    WAIT_WELCOME = 3
-    WAIT_INITIATE = 4
-    WAIT_READY = 5
-    DONE = 6
 
 
 def _error(message: str, code: ProtocolErrorCode) -> ProtocolError:
@@ -93,7 +82,6 @@ class PlainClient(Mechanism):
         self.username = _check_credential(username, "username")
         self.password = _check_credential(password, "password")
         self._state = _State.WAIT_WELCOME
-        self._metadata = b""
 
     def start(self, metadata: bytes) -> list[bytes]:
         self._metadata = metadata
@@ -150,7 +138,6 @@ class PlainServer(Mechanism):
         self.zap = zap
         self.libzmq_error_quirk = libzmq_error_quirk
         self._state = _State.WAIT_HELLO
-        self._metadata = b""
         #: Credentials from the client's HELLO (for logging; the ZAP request
         #: carries them too).
         self.username = b""
@@ -213,13 +200,7 @@ class PlainServer(Mechanism):
         self._state = _State.WAIT_INITIATE
         return [_WELCOME]
 
-    def auth_reply(
-        self, status_code: bytes, user_id: bytes, metadata: Mapping[str, bytes]
-    ) -> list[bytes]:
-        refusal = self._zap_verdict(status_code, user_id, metadata)
-        if refusal is not None:
-            self._state = _State.DONE
-            return refusal
+    def _zap_accepted(self) -> list[bytes]:
         self._state = _State.WAIT_INITIATE
         return [_WELCOME]
 
