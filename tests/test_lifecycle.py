@@ -235,7 +235,9 @@ def test_connect_before_bind_ipc_delivers_queued(ctx: Any, tmp_path: Any) -> Non
     assert_numbered_delivery(pull, 10)
 
 
-def reconnects(ctx: Any, push: Any, port: int, down_for: float) -> None:
+def peer_rebinds(ctx: Any, push: Any, port: int, down_for: float) -> Any:
+    """``push`` connects to a PULL on ``port`` and delivers to it; that PULL goes away for
+    ``down_for`` seconds, then a new one binds the same port: the new PULL."""
     first = ctx.socket(gzmq.PULL)
     first.bind(f"tcp://127.0.0.1:{port}")
     push.connect(f"tcp://127.0.0.1:{port}")
@@ -245,6 +247,11 @@ def reconnects(ctx: Any, push: Any, port: int, down_for: float) -> None:
     gevent.sleep(down_for)
     second = ctx.socket(gzmq.PULL)
     second.bind(f"tcp://127.0.0.1:{port}")
+    return second
+
+
+def reconnects(ctx: Any, push: Any, port: int, down_for: float) -> None:
+    second = peer_rebinds(ctx, push, port, down_for)
     deadline = time.monotonic() + 3
     while True:
         push.send(b"after", gzmq.NOBLOCK)
@@ -272,19 +279,10 @@ def test_reconnect_with_backoff(ctx: Any) -> None:
 
 
 def test_reconnect_ivl_minus_one_does_not_reconnect(ctx: Any) -> None:
-    port = free_tcp_port()
     push = ctx.socket(gzmq.PUSH)
     push.reconnect_ivl = -1
     push.sndhwm = 100000
-    first = ctx.socket(gzmq.PULL)
-    first.bind(f"tcp://127.0.0.1:{port}")
-    push.connect(f"tcp://127.0.0.1:{port}")
-    push.send(b"before")
-    assert first.poll(2000) and first.recv() == b"before"
-    first.close(linger=0)
-    gevent.sleep(0.1)
-    second = ctx.socket(gzmq.PULL)
-    second.bind(f"tcp://127.0.0.1:{port}")
+    second = peer_rebinds(ctx, push, free_tcp_port(), down_for=0.1)
     for _ in range(5):
         try:
             push.send(b"after", gzmq.NOBLOCK)
