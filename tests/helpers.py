@@ -4,7 +4,8 @@ tests/conftest.py puts this directory on ``sys.path``, as tests/zmtp and tests/i
 their own helper modules, so the import works in every pytest import mode. Only what more
 than one module needs lives here; fixtures live in conftest.py.
 
-- leak checks: ``live_greenlets``, ``open_fds``, ``wait_until``
+- leak checks: ``live_greenlets``/``open_fds`` snapshots, then ``assert_no_greenlet_left``
+  /``assert_no_fd_left``; ``wait_until``
 - hub liveness: ``Ticker``
 - monitor events: ``read_events``, ``seen``, ``count``
 - pyzmq as the oracle: ``outcome``
@@ -54,6 +55,18 @@ def wait_until(condition: Callable[[], bool], timeout: float = 2.0) -> bool:
             return False
         gevent.sleep(0.01)
     return True
+
+
+def assert_no_greenlet_left(before: set[Any], timeout: float = 2.0) -> None:
+    """Every greenlet that was not running at ``before = live_greenlets()`` ends in time."""
+    assert wait_until(lambda: not (live_greenlets() - before), timeout), \
+        f"left running: {live_greenlets() - before}"
+
+
+def assert_no_fd_left(before: set[int], timeout: float = 2.0) -> None:
+    """Every fd opened since ``before = open_fds()`` is closed in time."""
+    assert wait_until(lambda: open_fds() <= before, timeout), \
+        f"fds left open: {sorted(open_fds() - before)}"
 
 
 # ---------------------------------------------------------------------------------------------

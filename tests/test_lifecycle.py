@@ -10,7 +10,7 @@ from typing import Any
 
 import gevent
 import pytest
-from helpers import live_greenlets, open_fds, wait_until
+from helpers import assert_no_fd_left, assert_no_greenlet_left, live_greenlets, open_fds
 
 import gzmq
 
@@ -85,8 +85,7 @@ def test_no_greenlet_left_behind(tmp_path: Any) -> None:
     full_cycle(tmp_path, "warmup")
     before = live_greenlets()
     full_cycle(tmp_path, "measured")
-    assert wait_until(lambda: not (live_greenlets() - before), timeout=1), \
-        f"left running: {live_greenlets() - before}"
+    assert_no_greenlet_left(before, timeout=1)
 
 
 def test_no_greenlet_left_after_destroy(tmp_path: Any) -> None:
@@ -104,16 +103,14 @@ def test_no_greenlet_left_after_destroy(tmp_path: Any) -> None:
     nowhere.send(b"stuck")
     gevent.sleep(0.05)
     context.destroy(linger=0)
-    assert wait_until(lambda: not (live_greenlets() - before), timeout=1), \
-        f"left running: {live_greenlets() - before}"
+    assert_no_greenlet_left(before, timeout=1)
 
 
 def test_no_fd_left_open(tmp_path: Any) -> None:
     full_cycle(tmp_path, "warmup-fd")
     before = open_fds()
     ipc_path = full_cycle(tmp_path, "measured-fd")
-    assert wait_until(lambda: open_fds() <= before, timeout=1), \
-        f"fds left open: {sorted(open_fds() - before)}"
+    assert_no_fd_left(before, timeout=1)
     assert not os.path.exists(ipc_path), "ipc socket file left behind"
 
 
@@ -127,8 +124,7 @@ def test_no_fd_left_after_failed_connects() -> None:
     gevent.sleep(0.2)
     push.close(linger=0)
     context.term()
-    assert wait_until(lambda: open_fds() <= before, timeout=1), \
-        f"fds left open: {sorted(open_fds() - before)}"
+    assert_no_fd_left(before, timeout=1)
 
 
 # --------------------------------------------------------------------------------------------

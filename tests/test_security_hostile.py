@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 
 import gevent
 import pytest
-from helpers import live_greenlets, open_fds, wait_until
+from helpers import assert_no_fd_left, assert_no_greenlet_left, live_greenlets, open_fds
 from nacl.bindings import crypto_box_keypair
 from test_security_rawcurve import (
     DEALER_METADATA, SERVER_HANDSHAKE_IVL, RawCurveClient, RawPeer, Server, command, flip,
@@ -280,6 +280,5 @@ def test_no_greenlet_or_fd_left_after_attacks() -> None:
     _attack_everything()  # warm-up: gevent's lazily created objects
     greenlets, fds = live_greenlets(), open_fds()
     _attack_everything()
-    assert wait_until(lambda: not (live_greenlets() - greenlets)), \
-        f"left running: {live_greenlets() - greenlets}"
-    assert wait_until(lambda: not (open_fds() - fds)), f"left open: {open_fds() - fds}"
+    assert_no_greenlet_left(greenlets)
+    assert_no_fd_left(fds)
