@@ -140,15 +140,20 @@ class ConnectionReader:
             self.fail(error)
 
     def _read_once(self) -> None:
+        conn = self.conn
+        direct = conn.receive_buffer()  # the rest of a large body: receive it in place
         try:
-            count = self._recv_into(self._buffer)
+            count = self._recv_into(self._buffer if direct is None else direct)
         except (BlockingIOError, InterruptedError):
             return
         if not count:
             raise PeerClosed()
         self.engine.last_received = monotonic()
         try:
-            events = self.conn.receive_data(self._view[:count])
+            if direct is not None:
+                events = conn.received_into(count)
+            else:
+                events = conn.receive_data(self._view[:count])
         except zmtp.ProtocolError as error:
             self.deliver(getattr(error, "events", None) or [], block=False)  # before the fault
             raise

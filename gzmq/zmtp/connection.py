@@ -294,6 +294,34 @@ class Connection:
         mismatch = err.code == ProtocolErrorCode.ZMTP_MECHANISM_MISMATCH
         self._close(keep_output=mismatch)
 
+    def receive_buffer(self) -> memoryview | None:
+        """Where the next incoming bytes may be written directly, or None.
+
+        While the body of a large frame is arriving, an engine can ``recv_into`` this
+        buffer and then call :meth:`received_into` instead of :meth:`receive_data`: the
+        body then crosses memory once. Otherwise use :meth:`receive_data`.
+        """
+        if self.state is CLOSED:
+            return None
+        return self._reader.direct_buffer()
+
+    def received_into(self, count: int) -> list[Event]:
+        """``count`` bytes were written into :meth:`receive_buffer`; return the events
+        they complete (as :meth:`receive_data` would).
+
+        :raises ProtocolError: as :meth:`receive_data`.
+        """
+        events: list[Event] = []
+        try:
+            done = self._reader.direct_filled(count)
+            if done is not None:
+                self._handle_frame(done[0], done[1], events)
+        except ProtocolError as err:
+            err.events = events
+            self._close()
+            raise
+        return events
+
     def _close(self, keep_output: bool = False) -> None:
         self.state = CLOSED
         if not keep_output:

@@ -15,6 +15,9 @@ receive hot path of the whole library, so its rules are about cost:
   - the *pending body*: once a header is known but its body is not complete,
     the received chunks are kept as they are and joined once at the end.  A
     16 MiB frame fed in 64 KiB pieces therefore costs O(n), not O(n^2).
+    A body of ``DIRECT_THRESHOLD`` bytes or more gets its own buffer instead,
+    which the engine may receive into directly (``direct_buffer``): one copy
+    of a large message fewer, and one syscall per kernel-buffer's worth.
 
 * Every frame size is checked against the limit (``ZMQ_MAXMSGSIZE``, and in
   any case the top bit of the 64-bit size) *before* anything is buffered, so
@@ -33,13 +36,20 @@ from .codec import FLAG_LONG, FLAG_MORE, MAX_FRAME_SIZE, unpack_u64_from
 from .errors import ProtocolError
 from .events import Event, Message
 
-__all__ = ["FrameReader"]
+__all__ = ["FrameReader", "DIRECT_THRESHOLD"]
+
+#: bodies at least this large are assembled in a buffer the engine can receive into
+DIRECT_THRESHOLD = 64 * 1024
+#: the largest such buffer kept for the next body of the same size (allocating and zeroing a
+#: fresh one per message cost more than receiving into it)
+SPARE_LIMIT = 16 * 1024 * 1024
 
 
 class FrameReader:
     """Frame splitter with partial-input state (see module docstring)."""
 
-    __slots__ = ("tail", "parts", "pending", "_limit", "_pending_flags", "_pending_need")
+    __slots__ = ("tail", "parts", "pending", "_limit", "_pending_flags", "_pending_need",
+                 "_direct", "_direct_filled", "_spare")
 
     def __init__(self, max_message_size: int = -1) -> None:
         #: Unparsed bytes (partial header or greeting) from the last call.
@@ -54,12 +64,43 @@ class FrameReader:
         )
         self._pending_flags = 0
         self._pending_need = 0
+        #: the buffer of a large pending body, and how much of it is filled
+        self._direct: bytearray | None = None
+        self._direct_filled = 0
+        self._spare: bytearray | None = None
 
     def reset(self) -> None:
         """Forget everything (the connection is closed)."""
         self.tail = b""
         self.parts = []
         self.pending = None
+        self._direct = None
+
+    def direct_buffer(self) -> memoryview | None:
+        """The unfilled rest of a large pending body, to receive into; else None."""
+        if self._direct is None:
+            return None
+        return memoryview(self._direct)[self._direct_filled:]
+
+    def direct_filled(self, count: int) -> tuple[int, bytes] | None:
+        """``count`` bytes were written into ``direct_buffer()``; ``(flags, body)`` once
+        the body is complete."""
+        direct = self._direct
+        assert direct is not None and 0 < count <= len(direct) - self._direct_filled
+        self._direct_filled += count
+        if self._direct_filled < len(direct):
+            return None
+        return self._finish_direct()
+
+    def _finish_direct(self) -> tuple[int, bytes]:
+        direct = self._direct
+        assert direct is not None
+        body = bytes(direct)  # the application keeps an immutable copy; the buffer is reused
+        if len(direct) <= SPARE_LIMIT:
+            self._spare = direct
+        self._direct = None
+        self.pending = None
+        return self._pending_flags, body
 
     def finish_pending(self, data: bytes) -> tuple[int, bytes, int] | None:
         """Feed *data* to the pending body.
@@ -67,6 +108,16 @@ class FrameReader:
         Returns ``(flags, body, consumed)`` once the body is complete, or
         ``None`` if all of *data* was absorbed and more is needed.
         """
+        direct = self._direct
+        if direct is not None:
+            filled = self._direct_filled
+            take = min(len(data), len(direct) - filled)
+            direct[filled:filled + take] = memoryview(data)[:take]
+            self._direct_filled = filled + take
+            if self._direct_filled < len(direct):
+                return None
+            flags, body = self._finish_direct()
+            return flags, body, take
         chunks = self.pending
         assert chunks is not None
         need = self._pending_need
@@ -170,6 +221,17 @@ class FrameReader:
 
     def _begin_pending(self, flags: int, data: bytes, start: int, size: int) -> None:
         have = len(data) - start
+        if size >= DIRECT_THRESHOLD:
+            spare = self._spare
+            if spare is not None and len(spare) == size:
+                self._direct, self._spare = spare, None
+            else:
+                self._direct = bytearray(size)
+            self._direct[:have] = memoryview(data)[start:]
+            self._direct_filled = have
+            self.pending = []  # marks "a body is pending" for the Connection
+            self._pending_flags = flags
+            return
         # data[start:] is data itself when start == 0: no copy for the common
         # "chunk begins exactly at a large body" case.
         self.pending = [data[start:]] if have else []

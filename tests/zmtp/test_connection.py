@@ -436,3 +436,47 @@ def test_misuse_raises_local_errors() -> None:
     with pytest.raises(LocalProtocolError):
         conn.ping(context=b"x" * 17)
     assert conn.receive_data(b"") == []
+
+
+def test_large_body_received_in_place() -> None:
+    """An engine may recv_into the rest of a large frame body (one copy fewer)."""
+    conn = fresh("PULL")
+    conn.receive_data(greeting() + ready_frame(b"PUSH"))
+    body = bytes(range(256)) * 4096  # 1 MiB
+    header = b"\x02" + len(body).to_bytes(8, "big")
+    assert conn.receive_buffer() is None
+    assert conn.receive_data(header + body[:1000]) == []
+    received = 1000
+    while received < len(body):
+        buffer = conn.receive_buffer()
+        assert buffer is not None and len(buffer) == len(body) - received
+        step = min(70000, len(buffer))
+        buffer[:step] = body[received:received + step]
+        received += step
+        events = conn.received_into(step)
+        assert (events == []) == (received < len(body))
+    assert events == [Message([body])] and type(events[0].parts[0]) is bytes
+    assert conn.receive_buffer() is None
+    # afterwards the normal path goes on, and mixing both paths keeps every byte
+    assert conn.receive_data(b"\x00\x01x") == [Message([b"x"])]
+
+
+def test_large_body_fed_through_receive_data_still_works() -> None:
+    conn = fresh("PULL")
+    conn.receive_data(greeting() + ready_frame(b"PUSH"))
+    body = b"\xab" * (200 * 1024)
+    wire = b"\x02" + len(body).to_bytes(8, "big") + body + b"\x00\x01y"
+    events = []
+    for offset in range(0, len(wire), 65536):
+        events += conn.receive_data(wire[offset:offset + 65536])
+    assert events == [Message([body]), Message([b"y"])]
+
+
+def test_large_bodies_of_one_size_reuse_a_buffer_without_aliasing() -> None:
+    conn = fresh("PULL")
+    conn.receive_data(greeting() + ready_frame(b"PUSH"))
+    first, second = b"\x01" * 100_000, b"\x02" * 100_000
+    header = b"\x02" + (100_000).to_bytes(8, "big")
+    events = conn.receive_data(header + first[:10]) + conn.receive_data(first[10:])
+    events += conn.receive_data(header + second[:10]) + conn.receive_data(second[10:])
+    assert [e.parts for e in events] == [[first], [second]]  # the first is not overwritten
