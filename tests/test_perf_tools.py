@@ -1,0 +1,179 @@
+"""Smoke tests of the benchmark tools in perf/: each tool runs once with gzmq on a tiny count,
+as a subprocess, and must print sane numbers and exit 0; compare.py does a minimal run and
+renders its page. The whole file stays well under 30 s."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PERF = os.path.join(REPO, 'perf')
+ENV = dict(os.environ, PYTHONPATH=REPO)
+LIMIT = 20  # seconds per subprocess; the tools' own --max-duration is 15
+
+
+def tool(name: str, *args: str) -> list:
+    return [sys.executable, os.path.join(PERF, name), *args, '--max-duration', '15']
+
+
+def run(cmd: list, timeout: float = LIMIT) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout)
+
+
+def pair(local: list, remote: list) -> tuple:
+    """Start the binding tool, then the connecting one; both must exit 0."""
+    lp = subprocess.Popen(local, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=ENV)
+    try:
+        r = run(remote)
+        lout, lerr = lp.communicate(timeout=LIMIT)
+    finally:
+        if lp.poll() is None:
+            lp.kill()
+            lp.wait()
+    assert lp.returncode == 0, lerr
+    assert r.returncode == 0, r.stderr
+    return lout, r.stdout
+
+
+def free_endpoint() -> str:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return 'tcp://127.0.0.1:%d' % s.getsockname()[1]
+
+
+def number(pattern: str, text: str) -> float:
+    m = re.search(pattern, text)
+    assert m, 'no %r in:\n%s' % (pattern, text)
+    return float(m.group(1))
+
+
+def check_thr(text: str, count: int = 200) -> None:
+    assert 'implementation: gzmq' in text
+    assert number(r'message count: (\d+)', text) == count
+    assert number(r'mean throughput: (\d+) \[msg/s\]', text) > 0
+    assert number(r'mean throughput: ([\d.]+) \[Mb/s\]', text) > 0
+
+
+def check_lat(text: str) -> None:
+    avg = number(r'average latency: ([\d.]+) \[us\]', text)
+    p50 = number(r'round trip p50: ([\d.]+) \[us\]', text)
+    p99 = number(r'round trip p99: ([\d.]+) \[us\]', text)
+    assert 0 < p50 <= p99 < 1e6
+    assert 0 < avg < 1e6
+    assert number(r'roundtrip count: (\d+)', text) == 180  # 200 minus 20 warm-up
+
+
+def test_thr_tcp():
+    ep = free_endpoint()
+    local, remote = pair(tool('local_thr.py', ep, '64', '200'),
+                         tool('remote_thr.py', ep, '64', '200'))
+    check_thr(local)
+    assert number(r'messages sent: (\d+)', remote) == 200
+
+
+def test_thr_inproc():
+    r = run(tool('local_thr.py', 'inproc://perf-smoke', '1024', '200'))
+    assert r.returncode == 0, r.stderr
+    check_thr(r.stdout)
+    assert number(r'messages sent: (\d+)', r.stdout) == 200
+
+
+def test_lat_tcp():
+    ep = free_endpoint()
+    local, remote = pair(tool('local_lat.py', ep, '64', '200'),
+                         tool('remote_lat.py', ep, '64', '200'))
+    assert number(r'roundtrips echoed: (\d+)', local) == 200
+    check_lat(remote)
+
+
+def test_lat_inproc():
+    r = run(tool('local_lat.py', 'inproc://perf-smoke', '64', '200'))
+    assert r.returncode == 0, r.stderr
+    check_lat(r.stdout)
+
+
+@pytest.mark.parametrize('where', ['tcp', 'inproc'])
+def test_pubsub(where):
+    ep = free_endpoint() if where == 'tcp' else 'inproc://perf-pubsub'
+    args = ('64', '200', '--pattern', 'pubsub', '--json')
+    if where == 'tcp':
+        local, remote = pair(tool('local_thr.py', ep, *args), tool('remote_thr.py', ep, *args))
+    else:
+        r = run(tool('local_thr.py', ep, *args))
+        assert r.returncode == 0, r.stderr
+        local = remote = r.stdout
+    assert json.loads(local.splitlines()[0])['ready'].startswith(where)  # the --json ready line
+    got, sent = json.loads(local.splitlines()[-1]), json.loads(remote.splitlines()[-1])
+    assert sent['sent'] == 200
+    assert 0 < got['msgs'] <= 200 and got['msgs_per_s'] > 0
+    assert sent['received'] == got['msgs']
+    assert 0 <= sent['drop_pct'] < 100
+
+
+def test_curve_tcp():
+    ep = free_endpoint()
+    local, _ = pair(tool('local_thr.py', ep, '1024', '200', '--curve'),
+                    tool('remote_thr.py', ep, '1024', '200', '--curve'))
+    check_thr(local)
+
+
+def test_duration_bound_and_end_of_test():
+    """--duration stops the sender early; its empty end-of-test message ends the receiver."""
+    r = run(tool('local_thr.py', 'inproc://perf-dur', '64', '1000000000', '--duration', '0.2',
+                 '--json'))
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout.splitlines()[-1])
+    assert 0 < res['msgs'] == res['sent'] < 10 ** 9
+    assert res['seconds'] < 10
+
+
+def test_max_duration_watchdog():
+    """A receiver whose sender never comes gives up by itself (exit 3)."""
+    r = run([sys.executable, os.path.join(PERF, 'local_thr.py'), free_endpoint(), '64', '10',
+             '--max-duration', '1'], timeout=10)
+    assert r.returncode == 3
+    assert 'max-duration' in r.stderr
+
+
+def test_remote_refuses_inproc():
+    r = run(tool('remote_thr.py', 'inproc://x', '64', '10'))
+    assert r.returncode == 2 and 'local_thr.py' in r.stderr
+
+
+def test_compare_minimal(tmp_path):
+    out, md = tmp_path / 'run.jsonl', tmp_path / 'performance.md'
+    r = run([sys.executable, os.path.join(PERF, 'compare.py'), '--impls', 'gzmq', '--cases',
+             'thr', '--sizes', '64', '--rounds', '1', '--quick', '--out', str(out)], timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert 'PUSH/PULL tcp 64 B' in r.stdout and 'msg/s' in r.stdout
+    runs = [json.loads(line) for line in out.read_text().splitlines()]
+    res = [x for x in runs if x.get('kind') == 'run']
+    assert len(res) == 1 and 'error' not in res[0], res
+    assert res[0]['impl'] == 'gzmq' and res[0]['msgs_per_s'] > 0 and res[0]['sent'] > 0
+
+    # re-rendering keeps the hand-written section
+    md.write_text('STALE GENERATED TEXT\n<!-- keep -->\nHAND WRITTEN\n<!-- /keep -->\n')
+    cmd = [sys.executable, os.path.join(PERF, 'compare.py'), '--from', str(out),
+           '--markdown', str(md)]
+    try:
+        import matplotlib  # noqa: F401
+        png = tmp_path / 'thr.png'
+        cmd += ['--plot', str(png)]
+    except ImportError:
+        png = None
+    r = run(cmd)
+    assert r.returncode == 0, r.stderr
+    text = md.read_text()
+    assert 'python perf/compare.py' in text.split('## Results')[0]
+    assert '<!-- keep -->\nHAND WRITTEN\n<!-- /keep -->' in text and 'STALE' not in text
+    assert '| PUSH/PULL tcp 64 B |' in text
+    if png is not None:
+        assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
