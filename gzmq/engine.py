@@ -176,8 +176,8 @@ class Engine:
             self._attached = lifecycle.attach(pipe)
         socket._emit_event_safely("HANDSHAKE_SUCCEEDED", 0, self.endpoint)
         self.last_received = monotonic()
-        self._writer = ConnectionWriter(self.stream, self.conn, pipe.outbound)
-        self._writer.greenlet.link(self._writer_ended)
+        self._writer = ConnectionWriter(self.stream, self.conn, pipe.outbound,
+                                        self._writer_finished)
         if pipe.outbound.items:
             self._writer.notify()  # queued before (or between) connections
         if socket._options.heartbeat_ivl > 0:
@@ -197,10 +197,10 @@ class Engine:
         if self._writer is not None:
             self._writer.send_control(data)
 
-    def _writer_ended(self, writer: gevent.Greenlet) -> None:
-        # Either the socket closed and the queue drained (graceful), or the write failed.
-        # Both end the connection: closing the stream wakes the reader with an error.
-        if self._writer is not None and self._writer.closing:
+    def _writer_finished(self, graceful: bool) -> None:
+        # Either the socket closed and the queue drained (graceful), or a write failed.
+        # Both end the connection: closing the stream wakes the engine's greenlet.
+        if graceful:
             self._closing = True
         self._close_stream()
 
@@ -242,10 +242,8 @@ class Engine:
             socket._emit_event_safely("DISCONNECTED", self.fd, self.endpoint)
         if self._heartbeat is not None:
             self._heartbeat.stop()
-        writer = self._writer.greenlet if self._writer is not None else None
-        if writer is not None and not writer.dead:
-            writer.unlink(self._writer_ended)
-            writer.kill(block=False)
+        if self._writer is not None:
+            self._writer.stop()
         self._close_stream()
         if self._reader is not None:
             self._reader.close()

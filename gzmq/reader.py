@@ -24,6 +24,7 @@ from time import monotonic
 from typing import Any, Optional
 
 from gevent import get_hub
+from gevent.monkey import get_original
 
 from . import zmtp
 from .handshake import PeerClosed
@@ -34,6 +35,19 @@ __all__ = ["ConnectionReader", "READ_BUFFER_SIZE"]
 #: bytes read per recv_into; large enough that a burst of small messages is one syscall
 READ_BUFFER_SIZE = 256 * 1024
 
+# Reads happen in hub callbacks that use the buffer and are done with it before returning,
+# so one buffer per hub (per OS thread) serves every connection: 10,000 idle connections
+# do not each hold 256 KiB.
+_per_thread = get_original("threading", "local")()
+
+
+def _read_buffer() -> tuple[bytearray, memoryview]:
+    shared = getattr(_per_thread, "buffer", None)
+    if shared is None:
+        buffer = bytearray(READ_BUFFER_SIZE)
+        shared = _per_thread.buffer = (buffer, memoryview(buffer))
+    return shared  # type: ignore[no-any-return]
+
 
 class ConnectionReader:
     def __init__(self, engine: Any) -> None:
@@ -43,8 +57,6 @@ class ConnectionReader:
         self._room = Signal()  # notified when the socket takes messages out of the pipe
         self.inbound.writer = self._room
         self._wire_check = engine.socket._routing.wire_check
-        self._buffer = bytearray(READ_BUFFER_SIZE)
-        self._view = memoryview(self._buffer)
         raw = getattr(engine.stream, "_sock", engine.stream)
         self._recv_into = raw.recv_into
         self._wake = Signal()  # the engine's greenlet waits here
@@ -142,8 +154,9 @@ class ConnectionReader:
     def _read_once(self) -> None:
         conn = self.conn
         direct = conn.receive_buffer()  # the rest of a large body: receive it in place
+        buffer, view = _read_buffer()
         try:
-            count = self._recv_into(self._buffer if direct is None else direct)
+            count = self._recv_into(buffer if direct is None else direct)
         except (BlockingIOError, InterruptedError):
             return
         if not count:
@@ -153,7 +166,7 @@ class ConnectionReader:
             if direct is not None:
                 events = conn.received_into(count)
             else:
-                events = conn.receive_data(self._view[:count])
+                events = conn.receive_data(view[:count])
         except zmtp.ProtocolError as error:
             self.deliver(getattr(error, "events", None) or [], block=False)  # before the fault
             raise
