@@ -35,6 +35,20 @@ def parse_subscription(item: Any) -> Optional[tuple[bool, bytes]]:
     return None
 
 
+class _MarkDirty:
+    """A subscriber pipe's reader signal for XPUB: also flags that upstream has news."""
+
+    __slots__ = ("signal", "routing")
+
+    def __init__(self, signal: Any, routing: "XPub") -> None:
+        self.signal = signal
+        self.routing = routing
+
+    def notify(self) -> None:
+        self.routing._upstream_dirty = True
+        self.signal.notify()
+
+
 class XPub(Routing):
     socket_type = "XPUB"
     #: XPUB hands subscriptions and other upstream messages to its application; PUB drops them
@@ -46,10 +60,14 @@ class XPub(Routing):
         self._upstream = FairQueue()
         self._subscriptions = Subscriptions()
         self._for_application: deque[list[bytes]] = deque()
+        #: a subscriber pipe received something since we last looked (saves a scan per send)
+        self._upstream_dirty = True
 
     def attach(self, pipe: Pipe) -> bool:
         self._dist.attach(pipe)
         self._upstream.attach(pipe)
+        pipe.inbound.reader = _MarkDirty(pipe.inbound.reader, self)
+        self._upstream_dirty = True
         welcome = getattr(self.options, "xpub_welcome_msg", b"")
         if welcome:
             pipe.force_send([welcome])
@@ -63,6 +81,9 @@ class XPub(Routing):
                 self._for_application.append([b"\x00" + topic])
 
     def _read_upstream(self) -> None:
+        if not self._upstream_dirty:
+            return
+        self._upstream_dirty = False
         upstream = self._upstream
         while upstream.readable:
             item = upstream.recv()
@@ -81,18 +102,23 @@ class XPub(Routing):
             if report and self.delivers_upstream:
                 self._for_application.append([(b"\x01" if subscribe else b"\x00") + topic])
 
-    def _targets(self, first_frame: bytes) -> set[Pipe]:
-        matched = self._subscriptions.match(first_frame)
-        if self.options.invert_matching:
-            return set(self._dist.pipes) - matched
-        return matched
-
     def send_nowait(self, msg: list[bytes]) -> None:
-        self._read_upstream()
-        targets = self._targets(msg[0])
-        if self.options.xpub_nodrop and not Distributor.all_writable(targets):
+        if self._upstream_dirty:
+            self._read_upstream()
+        options = self.options
+        targets = self._subscriptions.match(msg[0])
+        if options.invert_matching:
+            targets = set(self._dist.pipes) - targets
+        if options.xpub_nodrop and not Distributor.all_writable(targets):
             raise Again()
-        Distributor.send_to(targets, msg)
+        for pipe in targets:  # Distributor.send_to, inlined: once per message and subscriber
+            out = pipe.outbound
+            if out.conflate:
+                out.items.clear()
+            elif out.read_closed or (out.hwm and len(out.items) >= out.hwm):
+                continue  # this subscriber misses the message; PUB never blocks
+            out.items.append(msg)
+            out.reader.notify()
 
     def recv_nowait(self) -> list[bytes]:
         self._read_upstream()
