@@ -108,11 +108,17 @@ class ContextTerminated(ZMQError):
         super().__init__(ETERM)
 
 
+_EAGAIN_MESSAGE = strerror(EAGAIN)
+
+
 class Again(ZMQError):
     """The operation would block (EAGAIN). Arguments are accepted and ignored, as in pyzmq."""
 
+    # Raised internally every time a non-blocking step finds nothing to do, so it must be
+    # cheap: no strerror() call per instance.
     def __init__(self, errno: int | Literal["ignored"] = "ignored", msg: str = "ignored") -> None:
-        super().__init__(EAGAIN)
+        self.errno = EAGAIN
+        self.strerror = _EAGAIN_MESSAGE
 
 
 class InterruptedSystemCall(ZMQError, InterruptedError):

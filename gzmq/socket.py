@@ -390,7 +390,10 @@ class Socket:
         try:
             msg = self._routing.recv_nowait()
         except Again:
-            msg = self._recv_message(flags)
+            if flags & _DONTWAIT:
+                raise
+            msg = self._wait(self._routing.recv_nowait, self._recv_signal,
+                             self._options.rcvtimeo)
         if len(msg) > 1:
             self._partial_in[getcurrent()] = msg[1:]
         return msg[0] if copy else self._frame(msg[0], len(msg) > 1)
