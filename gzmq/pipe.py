@@ -11,7 +11,8 @@ Rules:
 - The high-water mark counts messages per direction (0 = unbounded). ``send_nowait`` raises
   ``Again`` at the mark; nothing here ever blocks. Blocking lives in the socket facade (one
   loop, ``Socket._wait``) and in the engine, which are the two kinds of owner.
-- Every put notifies the queue's ``reader`` signal and every get its ``writer`` signal. Owners
+- Every put notifies the queue's ``reader`` signal; a get notifies its ``writer`` signal when
+  the queue was full (only then can a writer be waiting for room). Owners
   assign those signals: a socket gives all its pipes its own two signals (so one wait covers
   every peer); an engine gives its own. Reassigning them is how a reconnecting engine takes
   over a pipe that outlived the previous connection.
@@ -177,7 +178,8 @@ class Pipe:
             item = inbound.items.popleft()
         except IndexError:
             raise Again() from None
-        inbound.writer.notify()
+        if inbound.hwm and len(inbound.items) + 1 >= inbound.hwm:
+            inbound.writer.notify()  # it was full: a blocked writer may go on
         return item
 
     def peek(self) -> Any:

@@ -110,6 +110,7 @@ class ConnectionReader:
         items = inbound.items
         wire_check = self._wire_check
         leftover: list[Any] = []
+        appended = False  # the socket is woken once per batch, not once per message
         for index, event in enumerate(events):
             kind = type(event)
             if kind is zmtp.Message:
@@ -118,19 +119,24 @@ class ConnectionReader:
                 if inbound.conflate:
                     items.clear()
                 elif inbound.hwm and len(items) >= inbound.hwm:
+                    if appended:
+                        inbound.reader.notify()
+                        appended = False
                     if not block:
                         leftover = events[index:]
                         break
                     self._wait_for_room()
                 if not inbound.read_closed:
                     items.append(event.parts)
-                    inbound.reader.notify()
+                    appended = True
             elif kind is zmtp.Subscribe or kind is zmtp.Cancel:
                 if not inbound.read_closed:
                     items.append(SubscriptionCommand(kind is zmtp.Subscribe, event.topic))
-                    inbound.reader.notify()
+                    appended = True
             elif kind is zmtp.Ping and event.ttl_ms:
                 self.engine.peer_ttl(event.ttl_ms / 1000.0)
+        if appended:
+            inbound.reader.notify()
         out = self.conn.data_to_send()
         if out:
             self.engine.send_control(out)

@@ -114,7 +114,8 @@ class FairQueue:
             items = inbound.items
             if items and not pipe.detached:
                 item = items.popleft()
-                inbound.writer.notify()
+                if inbound.hwm and len(items) + 1 >= inbound.hwm:
+                    inbound.writer.notify()  # it was full: a blocked writer may go on
                 self.last_pipe = pipe
                 return item
         start = self._next
@@ -125,7 +126,8 @@ class FairQueue:
             items = inbound.items
             if items:
                 item = items.popleft()  # Pipe.recv_nowait, inlined
-                inbound.writer.notify()
+                if inbound.hwm and len(items) + 1 >= inbound.hwm:
+                    inbound.writer.notify()  # it was full: a blocked writer may go on
                 self._next = index + 1
                 if pipe.detached and not items:
                     self._remove(pipe)

@@ -64,6 +64,13 @@ class Dealer(Routing):
         return self._lb.writable
 
 
+def _discard_inbound(pipe: Pipe) -> None:
+    """Drop what ``pipe`` holds for us; its writer may have been waiting for room."""
+    if pipe.inbound.items:
+        pipe.inbound.items.clear()
+        pipe.inbound.writer.notify()
+
+
 def _is_reply_shaped(msg: list[bytes]) -> bool:
     """libzmq's req_session_t: [4-byte id,] empty delimiter, then at least one body frame."""
     if len(msg) >= 2 and msg[0] == b"":
@@ -92,7 +99,7 @@ class Req(Dealer):
             envelope = [struct.pack(self._id_format, self._request_id), b""]
         # a new request makes any late reply to an older one meaningless
         for pipe in self._fq.pipes:
-            pipe.inbound.items.clear()
+            _discard_inbound(pipe)
         self._reply_pipe = self._lb.send(envelope + msg)
         self._awaiting_reply = True
 
@@ -103,7 +110,7 @@ class Req(Dealer):
             raise Again()
         for other in self._fq.pipes:
             if other is not pipe and other.inbound.items:
-                other.inbound.items.clear()  # replies from peers we did not ask
+                _discard_inbound(other)  # replies from peers we did not ask
         while True:
             msg = pipe.recv_nowait()
             if self.options.req_correlate:
