@@ -20,7 +20,6 @@ import itertools
 import json
 import pickle
 import random
-import warnings
 from time import monotonic
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -314,8 +313,8 @@ class Socket:
             raise ZMQError(ENOTSOCK)
         frame = data if type(data) is bytes else _frame_bytes(data)
         if flags & _SNDMORE:
-            if not self._routing_can("send_nowait"):
-                raise ZMQError(ENOTSUP)
+            if not type(self._routing).can_send:
+                raise ZMQError(ENOTSUP)  # at the first frame, as libzmq
             self._partial_out.setdefault(getcurrent(), []).append(frame)
             return _FINISHED_TRACKER if track else None
         parts = self._partial_out.pop(getcurrent(), None) if self._partial_out else None
@@ -372,9 +371,6 @@ class Socket:
     def _send_blocking(self, msg: list[bytes]) -> None:
         send_nowait = self._routing.send_nowait
         self._wait(lambda: send_nowait(msg), self._send_signal, self._options.sndtimeo)
-
-    def _routing_can(self, operation: str) -> bool:
-        return getattr(type(self._routing), "can_" + operation.split("_")[0], True)
 
     # ----------------------------------------------------------------------------------------
     # receiving
@@ -636,7 +632,3 @@ def _frame_bytes(data: Any) -> bytes:
         return bytes(memoryview(data))
     except TypeError:
         raise TypeError(f"expected bytes or a buffer, got: {data!r:.50}") from None
-
-
-def _unused(*_: Any) -> None:  # keeps linters quiet about names kept for pyzmq parity
-    warnings.warn("unused", stacklevel=2)
