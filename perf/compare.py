@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """compare: gzmq against pyzmq and zmq.green, alternating, in one run.
 
-    python perf/compare.py                          # full run: ~6-8 minutes on 2 vCPUs
+    python perf/compare.py                          # full run (tcp, ipc, inproc; 5 rounds): ~11 minutes on 2 vCPUs
     python perf/compare.py --quick                  # ~1 minute
     python perf/compare.py --out perf/last-run.jsonl --markdown docs/performance.md \\
                            --plot docs/throughput.png     # regenerate the docs
@@ -556,8 +556,9 @@ def main(argv=None) -> int:
     ap.add_argument('--cases', default=','.join(CASES), help='default: thr,lat,pubsub,curve')
     ap.add_argument('--sizes', default=','.join(map(str, SIZES)),
                     help='PUSH/PULL message sizes, bytes (default: 64,1024,65536,1048576)')
-    ap.add_argument('--transports', default='tcp', help='comma list of tcp,ipc,inproc')
-    ap.add_argument('--rounds', type=int, default=None, help='default 7 (--quick: 3)')
+    ap.add_argument('--transports', default='tcp,ipc,inproc',
+                    help='comma list of tcp,ipc,inproc (default: all three)')
+    ap.add_argument('--rounds', type=int, default=None, help='default 5 (--quick: 3)')
     ap.add_argument('--duration', type=float, default=None,
                     help='seconds of sending per run (default 1.5; --quick: 0.4)')
     ap.add_argument('--quick', action='store_true', help='short runs, 3 rounds: ~1 minute')
@@ -579,7 +580,7 @@ def main(argv=None) -> int:
             [t for t in transports if t not in ('tcp', 'ipc', 'inproc')]
         if bad:
             ap.error('unknown: %s' % ', '.join(bad))
-        rounds = args.rounds or (3 if args.quick else 7)
+        rounds = args.rounds or (3 if args.quick else 5)
         duration = args.duration or (0.4 if args.quick else 1.5)
         todo = plan(cases, transports, [int(s) for s in args.sizes.split(',') if s])
         meta = dict(machine(), duration=duration, rounds=rounds, impls=impls,

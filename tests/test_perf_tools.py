@@ -151,7 +151,7 @@ def test_remote_refuses_inproc():
 def test_compare_minimal(tmp_path):
     out, md = tmp_path / 'run.jsonl', tmp_path / 'performance.md'
     r = run([sys.executable, os.path.join(PERF, 'compare.py'), '--impls', 'gzmq', '--cases',
-             'thr', '--sizes', '64', '--rounds', '1', '--quick', '--out', str(out)], timeout=60)
+             'thr', '--sizes', '64', '--rounds', '1', '--quick', '--transports', 'tcp', '--out', str(out)], timeout=60)
     assert r.returncode == 0, r.stderr
     assert 'PUSH/PULL tcp 64 B' in r.stdout and 'msg/s' in r.stdout
     runs = [json.loads(line) for line in out.read_text().splitlines()]
