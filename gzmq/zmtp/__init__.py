@@ -34,7 +34,6 @@ from .events import (
     Pong,
     Subscribe,
 )
-from .curve import CurveClient, CurveServer
 from .mechanism import ZAP_STATUS_CODES, Mechanism, MechanismStatus, NullMechanism
 from .plain import PlainClient, PlainServer
 from .sockettypes import COMPATIBLE, SOCKET_TYPE_NUMBERS, is_compatible
@@ -69,3 +68,13 @@ __all__ = [
     "is_compatible",
     "encode_message",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # CURVE needs libsodium (PyNaCl); load it on first use so that NULL and PLAIN (and
+    # importing the protocol at all) do not.
+    if name in ("CurveClient", "CurveServer"):
+        from . import curve
+
+        return getattr(curve, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-from nacl.bindings import crypto_box_keypair, crypto_scalarmult_base
 
 __all__ = [
     "Z85CHARS", "encode", "decode", "curve_keypair", "curve_public", "parse_curve_key",
@@ -115,6 +114,8 @@ def parse_curve_key(value: bytes | bytearray | memoryview | str) -> bytes:
 
 def curve_keypair() -> tuple[bytes, bytes]:
     """A new ``(public, secret)`` key pair, each as 40 Z85 characters (pyzmq API)."""
+    from nacl.bindings import crypto_box_keypair  # libsodium, loaded only when keys are made
+
     public, secret = crypto_box_keypair()
     return encode(public), encode(secret)
 
@@ -122,4 +123,6 @@ def curve_keypair() -> tuple[bytes, bytes]:
 def curve_public(secret_key: bytes | str) -> bytes:
     """The Z85 public key belonging to *secret_key* (any form parse_curve_key takes)."""
     # X25519 base-point multiplication, like libzmq's zmq_curve_public.
+    from nacl.bindings import crypto_scalarmult_base
+
     return encode(crypto_scalarmult_base(parse_curve_key(secret_key)))
