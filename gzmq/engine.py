@@ -35,7 +35,7 @@ from .writer import ConnectionWriter
 __all__ = ["Engine", "ConnectionOutcome"]
 
 
-_DISCONNECT_ERRORS = (OSError, EOFError, gevent.GreenletExit)
+_DISCONNECT_ERRORS = (OSError, EOFError)
 
 
 class ConnectionOutcome:
@@ -137,6 +137,12 @@ class Engine:
             temporary = failure.status == 300 and self.connector is not None
             return self._finish(ConnectionOutcome.DISCONNECTED if temporary
                                 else ConnectionOutcome.PROTOCOL_ERROR)
+        except gevent.GreenletExit:
+            # killed (LINGER ran out, or the socket closed with linger 0): end here and let the
+            # kill reach the connector too, which must not redial
+            self._closing = True
+            self._finish(ConnectionOutcome.CLOSED)
+            raise
         except HandshakeTimeout:
             if not self.auth_refused:
                 socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", errno.ETIMEDOUT,

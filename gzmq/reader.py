@@ -57,6 +57,9 @@ class ConnectionReader:
         self._room = Signal()  # notified when the socket takes messages out of the pipe
         self.inbound.writer = self._room
         self._wire_check = engine.socket._routing.wire_check
+        # only publishers take SUBSCRIBE/CANCEL; from anyone else they are dropped, so a
+        # hostile peer cannot slip a non-message into a PULL's or ROUTER's queue
+        self._takes_subscriptions = type(engine.socket._routing).accepts_subscriptions
         raw = getattr(engine.stream, "_sock", engine.stream)
         self._recv_into = raw.recv_into
         self._wake = Signal()  # the engine's greenlet waits here
@@ -70,6 +73,8 @@ class ConnectionReader:
         """Deliver ``first_events`` (they came with the handshake), then read from the hub
         until the connection ends; raise what ended it."""
         self.deliver(first_events, block=True)
+        if self._failure is not None:  # closed while delivering: the fd may be gone already
+            raise self._failure
         self._watcher = get_hub().loop.io(self.engine.fd, 1)
         self._watcher.start(self._on_readable)
         while True:
@@ -89,6 +94,7 @@ class ConnectionReader:
             self._failure = error
         self.stop()
         self._wake.notify()
+        self._room.notify()  # it may be waiting for room at RCVHWM instead
 
     def stop(self) -> None:
         """Stop watching the fd; must happen before the stream is closed."""
@@ -130,7 +136,7 @@ class ConnectionReader:
                     items.append(event.parts)
                     appended = True
             elif kind is zmtp.Subscribe or kind is zmtp.Cancel:
-                if not inbound.read_closed:
+                if self._takes_subscriptions and not inbound.read_closed:
                     items.append(SubscriptionCommand(kind is zmtp.Subscribe, event.topic))
                     appended = True
             elif kind is zmtp.Ping and event.ttl_ms:

@@ -105,6 +105,7 @@ class ZapClient:
         self._pending: dict[bytes, AsyncResult] = {}
         self._ids = itertools.count(1)
         self._reader: Any = None
+        self._handler: Any = None  # the handler socket our DEALER is connected to
 
     @classmethod
     def of(cls, context: Any) -> "ZapClient":
@@ -114,35 +115,43 @@ class ZapClient:
         return context._zap_client  # type: ignore[no-any-return]
 
     def _ensure_socket(self) -> Any:
+        # A handler that was stopped and started again is a new socket: an inproc link to the
+        # old one is dead, so connect afresh whenever the bound handler changed.
+        handler = self.context._inproc.get(ZAP_ENDPOINT[len("inproc://"):])
+        if self._socket is not None and not self._socket.closed and handler is not self._handler:
+            self._socket.close(linger=0)
         if self._socket is None or self._socket.closed:
             import gevent
             self._socket = self.context.socket(DEALER)
             self._socket.linger = 0
             self._socket.connect(ZAP_ENDPOINT)
-            self._reader = gevent.spawn(self._read_replies, self._socket)
+            self._handler = handler
+            self._pending = {}  # requests in flight on the old socket fail with it
+            self._reader = gevent.spawn(self._read_replies, self._socket, self._pending)
         return self._socket
 
     def request(self, domain: bytes, address: bytes, identity: bytes, mechanism: bytes,
                 credentials: list[bytes]) -> ZapReply:
         """Ask the handler; blocks this greenlet (the engine's) until it answers."""
         socket = self._ensure_socket()
+        pending = self._pending
         request_id = str(next(self._ids)).encode()
         result: AsyncResult = AsyncResult()
-        self._pending[request_id] = result
+        pending[request_id] = result
         try:
             socket.send_multipart([b"", b"1.0", request_id, domain, address, identity,
                                    mechanism] + list(credentials))
             return result.get()  # type: ignore[no-any-return]
         finally:
-            self._pending.pop(request_id, None)
+            pending.pop(request_id, None)
 
-    def _read_replies(self, socket: Any) -> None:
+    def _read_replies(self, socket: Any, pending: dict[bytes, AsyncResult]) -> None:
         try:
             while True:
                 frames = socket.recv_multipart()
                 if len(frames) < 3 or frames[0] != b"":
                     continue  # cannot be routed to any request
-                waiter = self._pending.get(frames[2])
+                waiter = pending.get(frames[2])
                 if waiter is None:
                     log.warning("ZAP reply with unknown request id %r dropped", frames[2][:16])
                     continue
@@ -150,7 +159,9 @@ class ZapClient:
         except (ContextTerminated, ZMQError):
             pass
         finally:
-            for waiter in self._pending.values():
-                waiter.set(ZapReply(b"500", error_code=zmtp.ProtocolErrorCode.ZAP_UNSPECIFIED))
+            for waiter in pending.values():
+                if not waiter.ready():
+                    waiter.set(ZapReply(b"500",
+                                        error_code=zmtp.ProtocolErrorCode.ZAP_UNSPECIFIED))
             if not socket.closed:
                 socket.close(linger=0)

@@ -37,6 +37,8 @@ __all__ = ["ConnectionWriter"]
 
 #: most messages encoded into one write
 BATCH_MESSAGES = 512
+#: most PING/PONG writes kept waiting at once; more are dropped
+MAX_CONTROL = 16
 #: chunks at least this big are written on their own instead of being joined (no 2nd copy)
 LARGE_CHUNK = 64 * 1024
 
@@ -89,7 +91,10 @@ class ConnectionWriter:
         raise RuntimeError("ConnectionWriter is not waitable")
 
     def send_control(self, data: bytes) -> None:
-        self.control.append(data)
+        """Queue PING/PONG bytes. A peer that floods PINGs without reading our PONGs gets no
+        more than MAX_CONTROL pending: liveness needs one, not thousands (libzmq keeps one)."""
+        if len(self.control) < MAX_CONTROL:
+            self.control.append(data)
         self.notify()
 
     # --- encoding ---------------------------------------------------------------------------

@@ -27,6 +27,8 @@ class Routing:
     #: False where libzmq answers ENOTSUP (PULL/SUB cannot send, PUSH/PUB cannot receive)
     can_send = True
     can_recv = True
+    #: whether SUBSCRIBE/CANCEL from a peer mean anything (PUB/XPUB only)
+    accepts_subscriptions = False
     #: a check of each message arriving over tcp/ipc, for the types whose libzmq *session*
     #: validates the wire format (REQ); a message failing it is a protocol error that closes
     #: the connection for good. None for every other type (no per-message cost).

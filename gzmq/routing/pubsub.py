@@ -53,6 +53,7 @@ class XPub(Routing):
     socket_type = "XPUB"
     #: XPUB hands subscriptions and other upstream messages to its application; PUB drops them
     delivers_upstream = True
+    accepts_subscriptions = True
 
     def __init__(self, options: Any) -> None:
         super().__init__(options)

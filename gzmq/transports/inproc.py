@@ -63,6 +63,7 @@ class InprocLink:
         binder._lifecycle.attach(self.bind_end)
         if not self._connect_attached:
             self._connect_attached = self.connecter._lifecycle.attach(self.connect_end)
+        self.connecter._wake_all()  # the mark just grew: a sender blocked at it may go on
 
     def _leave(self, socket: Any) -> None:
         """``socket`` stops using the link: it writes no more and its peer drains then forgets."""
@@ -82,16 +83,21 @@ class InprocLink:
 
     def shutdown(self) -> None:
         """A socket at one end is closing (the lifecycle calls this for both ends)."""
+        if self.binder is None:
+            self._forget_pending()  # a later bind() must not adopt a dead connection
         for socket in (self.connecter, self.binder):
             if socket is not None and socket.closed:
                 self._leave(socket)
 
     def close(self) -> None:
         """disconnect() on the connecting socket."""
+        self._forget_pending()
+        self._leave(self.connecter)
+
+    def _forget_pending(self) -> None:
         pending = self.connecter.context._inproc_pending.get(self.name)
         if pending and self in pending:
             pending.remove(self)
-        self._leave(self.connecter)
 
 
 def _type_name(socket: Any) -> bytes:

@@ -1,0 +1,145 @@
+"""Regression tests for defects found in review: each once hung, leaked or crashed."""
+
+import gevent
+import pytest
+from gevent import socket as gsocket
+
+import gzmq
+from gzmq import zmtp
+from helpers import wait_until
+
+
+def test_close_and_term_while_the_reader_waits_for_room(ctx):
+    """A connection blocked at RCVHWM must still end when the socket closes (term() hung)."""
+    pull = ctx.socket(gzmq.PULL)
+    pull.rcvhwm = 2
+    pull.bind("tcp://127.0.0.1:*")
+    push = ctx.socket(gzmq.PUSH)
+    push.sndhwm = 2
+    push.linger = 0
+    push.connect(pull.last_endpoint)
+    for _ in range(50):
+        try:
+            push.send(b"x" * 10000, gzmq.NOBLOCK)
+        except gzmq.Again:
+            gevent.sleep(0.01)
+    gevent.sleep(0.2)  # the PULL's engine now waits for room
+    pull.close()
+    push.close()
+    with gevent.Timeout(5):
+        ctx.term()
+
+
+def test_linger_zero_close_stops_the_connector_for_good(ctx):
+    """Killing a live connection at close must not let its connector redial (it did, forever,
+    while messages were still queued)."""
+    pull = ctx.socket(gzmq.PULL)
+    pull.rcvhwm = 1
+    pull.bind("tcp://127.0.0.1:*")
+    push = ctx.socket(gzmq.PUSH)
+    push.reconnect_ivl = 10
+    push.sndhwm = 1000
+    push.connect(pull.last_endpoint)
+    for _ in range(1000):  # the PULL never reads: most of these stay queued
+        try:
+            push.send(b"x" * 10000, gzmq.NOBLOCK)
+        except gzmq.Again:
+            break
+    gevent.sleep(0.2)
+    assert push._lifecycle.peers  # connected, with messages pending
+    push.close(linger=0)
+    gevent.sleep(0.3)
+    assert len(push._lifecycle.group) == 0
+
+
+def test_inproc_sender_blocked_before_bind_resumes_after_bind(ctx):
+    push = ctx.socket(gzmq.PUSH)
+    push.sndhwm = 5
+    push.connect("inproc://late")
+    sent = []
+
+    def sender():
+        for i in range(20):
+            push.send(b"%d" % i)
+            sent.append(i)
+
+    greenlet = gevent.spawn(sender)
+    gevent.sleep(0.05)
+    assert len(sent) == 5  # blocked at the connecter's own mark
+    pull = ctx.socket(gzmq.PULL)
+    pull.bind("inproc://late")
+    received = [pull.recv() for _ in range(20)]
+    greenlet.join(timeout=5)
+    assert received == [b"%d" % i for i in range(20)] and greenlet.successful()
+
+
+def test_closed_unjoined_inproc_connecter_is_not_adopted_by_a_later_bind(ctx):
+    dead = ctx.socket(gzmq.PAIR)
+    dead.connect("inproc://pair")
+    dead.close()
+    live = ctx.socket(gzmq.PAIR)
+    live.connect("inproc://pair")
+    server = ctx.socket(gzmq.PAIR)
+    server.bind("inproc://pair")
+    server.send(b"hello")
+    live.rcvtimeo = 2000
+    assert live.recv() == b"hello"
+
+
+def test_subscribe_command_to_a_pull_is_dropped_not_delivered(ctx):
+    """A hostile peer's SUBSCRIBE must not reach a PULL's queue (recv() raised TypeError)."""
+    pull = ctx.socket(gzmq.PULL)
+    pull.rcvtimeo = 2000
+    pull.bind("tcp://127.0.0.1:*")
+    port = int(pull.last_endpoint.rsplit(b":", 1)[1])
+    stream = gsocket.create_connection(("127.0.0.1", port))
+    conn = zmtp.Connection("PUSH", zmtp.NullMechanism())
+    stream.sendall(conn.initiate())
+    with gevent.Timeout(5):
+        while conn.state is not zmtp.ConnectionState.READY:
+            conn.receive_data(stream.recv(4096))
+            stream.sendall(conn.data_to_send())
+    stream.sendall(b"\x04\x0a\x09SUBSCRIBE" + conn.send_message([b"after"]))
+    assert pull.recv() == b"after"
+    stream.close()
+
+
+def test_ping_flood_leaves_a_bounded_pong_queue(ctx):
+    router = ctx.socket(gzmq.ROUTER)
+    router.bind("tcp://127.0.0.1:*")
+    port = int(router.last_endpoint.rsplit(b":", 1)[1])
+    stream = gsocket.create_connection(("127.0.0.1", port))
+    stream.setsockopt(gsocket.SOL_SOCKET, gsocket.SO_RCVBUF, 4096)
+    conn = zmtp.Connection("DEALER", zmtp.NullMechanism())
+    stream.sendall(conn.initiate())
+    with gevent.Timeout(5):
+        while conn.state is not zmtp.ConnectionState.READY:
+            conn.receive_data(stream.recv(4096))
+            stream.sendall(conn.data_to_send())
+    ping = conn.ping(context=b"c" * 16)
+    for _ in range(1500):  # never read the PONGs: far more than the kernel buffers take
+        stream.sendall(ping * 500)
+    gevent.sleep(0.2)
+    engine = next(iter(router._lifecycle.peers))
+    assert len(engine._writer.control) <= 16
+    stream.close()
+
+
+def test_zap_works_again_after_the_handler_restarts(ctx):
+    from gzmq.auth import Authenticator
+    for attempt in range(2):
+        auth = Authenticator(ctx)
+        auth.start()
+        auth.configure_plain(domain="*", passwords={"admin": "secret"})
+        server = ctx.socket(gzmq.PULL)
+        server.plain_server = 1
+        server.rcvtimeo = 5000
+        server.bind("tcp://127.0.0.1:*")
+        client = ctx.socket(gzmq.PUSH)
+        client.plain_username, client.plain_password = b"admin", b"secret"
+        client.connect(server.last_endpoint)
+        client.send(b"round %d" % attempt)
+        assert server.recv() == b"round %d" % attempt
+        client.close(linger=0)
+        server.close()
+        auth.stop()
