@@ -179,6 +179,8 @@ class Engine:
         if self._reconnected:
             socket._routing.hiccup(pipe)
         if not self._attached:
+            # a refused peer (PAIR's second, ROUTER's duplicate identity) stays connected but
+            # unheard, as with libzmq, whose tests show it is not adopted later either
             self._attached = lifecycle.attach(pipe)
         socket._emit_event_safely("HANDSHAKE_SUCCEEDED", 0, self.endpoint)
         self.last_received = monotonic()

@@ -33,7 +33,8 @@ class LoadBalancer:
         self._next = 0  # index of the pipe that gets the next message
 
     def attach(self, pipe: Pipe) -> None:
-        self.pipes.append(pipe)
+        if pipe not in self.pipes:  # a reconnected pipe may be attached again
+            self.pipes.append(pipe)
 
     def detach(self, pipe: Pipe) -> None:
         try:
@@ -86,7 +87,8 @@ class FairQueue:
         self.last_pipe: Optional[Pipe] = None
 
     def attach(self, pipe: Pipe) -> None:
-        self.pipes.append(pipe)
+        if pipe not in self.pipes:  # a reconnected pipe may be attached before it drained
+            self.pipes.append(pipe)
 
     def detach(self, pipe: Pipe) -> None:
         """Forget ``pipe`` now if it is empty, else once the socket has read what it holds."""

@@ -134,7 +134,12 @@ def dial(target: tuple[str, int, bool], options: Any) -> gsocket.socket:
             stream.close()
             last_error = e
             continue
-        configure_stream(stream, options)
+        try:
+            configure_stream(stream, options)
+        except OSError as e:  # the connection died already
+            stream.close()
+            last_error = e
+            continue
         return stream
     raise last_error
 
