@@ -81,6 +81,7 @@ def dial(address: str, options: Any) -> gsocket.socket:
     stream = gsocket.socket(stdsocket.AF_UNIX, stdsocket.SOCK_STREAM)
     try:
         stream.connect(address)
+        configure_stream(stream, options)
     except OSError:
         stream.close()
         raise
@@ -88,7 +89,9 @@ def dial(address: str, options: Any) -> gsocket.socket:
 
 
 def configure_stream(stream: gsocket.socket, options: Any) -> None:
-    """Nothing to tune on a Unix stream."""
+    """Socket options for every connection, dialled or accepted."""
+    from .stream import apply_buffer_sizes
+    apply_buffer_sizes(stream, options)
 
 
 def peer_address(stream: gsocket.socket) -> str:

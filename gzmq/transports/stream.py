@@ -20,7 +20,16 @@ from gevent import socket as gsocket
 
 from ..engine import ConnectionOutcome, Engine
 
-__all__ = ["Listener", "Connector"]
+__all__ = ["Listener", "Connector", "apply_buffer_sizes"]
+
+
+def apply_buffer_sizes(stream: gsocket.socket, options: Any) -> None:
+    """SNDBUF/RCVBUF, when set (>= 0), become the kernel's SO_SNDBUF/SO_RCVBUF (libzmq)."""
+    import socket as stdsocket
+    if options.sndbuf >= 0:
+        stream.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_SNDBUF, options.sndbuf)
+    if options.rcvbuf >= 0:
+        stream.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_RCVBUF, options.rcvbuf)
 
 
 class Listener:

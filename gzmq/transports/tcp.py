@@ -146,7 +146,9 @@ def dial(target: tuple[str, int, bool], options: Any) -> gsocket.socket:
 
 def configure_stream(stream: gsocket.socket, options: Any) -> None:
     """Socket options for every connection, dialled or accepted."""
+    from .stream import apply_buffer_sizes
     stream.setsockopt(stdsocket.IPPROTO_TCP, stdsocket.TCP_NODELAY, 1)
+    apply_buffer_sizes(stream, options)
     if options.tcp_keepalive == 1:
         stream.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_KEEPALIVE, 1)
         for option, name in ((options.tcp_keepalive_idle, "TCP_KEEPIDLE"),
