@@ -97,7 +97,7 @@ class Engine:
         )
 
     # ----------------------------------------------------------------------------------------
-    # the reader greenlet
+    # the engine's greenlet: handshake, then waiting for the end
 
     def run(self) -> str:
         """Drive the connection until it ends; return a ``ConnectionOutcome``."""
