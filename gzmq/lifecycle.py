@@ -75,7 +75,17 @@ class SocketLifecycle:
         self.peers: set[Any] = set()
 
     def spawn(self, function: Callable[..., Any], *args: Any) -> gevent.Greenlet:
-        return self.group.spawn(function, *args)
+        greenlet = self.group.spawn(function, *args)
+        greenlet.link_exception(self._background_failed)
+        return greenlet
+
+    def _background_failed(self, greenlet: gevent.Greenlet) -> None:
+        """An accept loop, connector or engine died of an unexpected error (a bug): keep it
+        for the socket's next blocking call, which re-raises it, rather than only letting the
+        hub print it."""
+        if self.socket._background_error is None:
+            self.socket._background_error = greenlet.exception
+        self.socket._wake_all()
 
     def new_pipe(self) -> tuple[Pipe, Pipe]:
         """A pipe for a tcp/ipc peer: the socket's end wired to the socket's signals."""

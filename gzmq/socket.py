@@ -82,6 +82,8 @@ class Socket:
         self._monitor: Any = None
         self._monitor_events = 0
         self._fd: Any = None
+        #: an unexpected error that killed one of this socket's greenlets (see lifecycle)
+        self._background_error: Optional[BaseException] = None
         context._sockets.add(self)  # also for Socket(ctx, type) built directly, as pyzmq allows
 
     # ----------------------------------------------------------------------------------------
@@ -446,6 +448,10 @@ class Socket:
             raise Again()
         deadline = None if timeout_ms < 0 else monotonic() + timeout_ms / 1000.0
         while True:
+            if self._background_error is not None:
+                error, self._background_error = self._background_error, None
+                raise RuntimeError("gzmq: a background greenlet of this socket failed; "
+                                   "please report this") from error
             if self._closed:
                 raise ZMQError(ENOTSOCK)
             if self.context._terminated:

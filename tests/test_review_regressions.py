@@ -143,3 +143,28 @@ def test_zap_works_again_after_the_handler_restarts(ctx):
         client.close(linger=0)
         server.close()
         auth.stop()
+
+
+def test_a_background_failure_surfaces_on_the_next_blocking_call(ctx):
+    """An unexpected error in one of the socket's greenlets is not only printed by the hub:
+    the next blocking call raises it (as the cause of a RuntimeError)."""
+    pull = ctx.socket(gzmq.PULL)
+
+    def broken() -> None:
+        raise ValueError("a bug")
+
+    hub = gevent.get_hub()
+    # this error is expected: keep it from the hub's printer and from conftest's trap
+    original, hub.handle_error = hub.handle_error, lambda *args: None
+    try:
+        greenlet = pull._lifecycle.spawn(broken)
+        greenlet.join()
+        with pytest.raises(RuntimeError) as raised:
+            with gevent.Timeout(5):
+                pull.recv()
+    finally:
+        hub.handle_error = original
+    assert isinstance(raised.value.__cause__, ValueError)
+    pull.rcvtimeo = 10
+    with pytest.raises(gzmq.Again):  # reported once; the socket goes on
+        pull.recv()
