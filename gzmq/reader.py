@@ -10,8 +10,8 @@ readiness, then the hub serves everyone else.
 Backpressure still needs to block. When the inbound pipe reaches RCVHWM, the callback stops the
 watcher and hands the undelivered messages (the *backlog*) to the engine's greenlet. That
 greenlet waits for room, delivers them, and restarts the watcher. Meanwhile the kernel buffer
-fills and TCP pushes back on the sender, as before. Subscriptions never wait: a publisher that
-never reads must not stall its subscribers.
+fills and TCP pushes back on the sender, as before. Subscriptions count against RCVHWM too (in
+libzmq they are messages in the pipe); a publisher drains them on its next send or poll.
 
 Whatever ends the connection (EOF, an error, a protocol violation, our own close) is stored
 and the engine's greenlet is woken, which raises it there. Nothing raised in the hub escapes
@@ -122,25 +122,31 @@ class ConnectionReader:
             if kind is zmtp.Message:
                 if wire_check is not None and not wire_check(event.parts):
                     raise zmtp.ProtocolError("message shape not allowed for this socket type")
-                if inbound.conflate:
-                    items.clear()
-                elif inbound.hwm and len(items) >= inbound.hwm:
-                    if appended:
-                        inbound.reader.notify()
-                        appended = False
-                    if not block:
-                        leftover = events[index:]
-                        break
-                    self._wait_for_room()
-                if not inbound.read_closed:
-                    items.append(event.parts)
-                    appended = True
+                item: Any = event.parts
             elif kind is zmtp.Subscribe or kind is zmtp.Cancel:
-                if self._takes_subscriptions and not inbound.read_closed:
-                    items.append(SubscriptionCommand(kind is zmtp.Subscribe, event.topic))
-                    appended = True
-            elif kind is zmtp.Ping and event.ttl_ms:
-                self.engine.peer_ttl(event.ttl_ms / 1000.0)
+                if not self._takes_subscriptions:
+                    continue
+                # subscriptions obey RCVHWM like messages (as in libzmq, where they are
+                # messages in the pipe): a subscriber flooding an idle publisher is held back
+                # by TCP instead of growing our memory
+                item = SubscriptionCommand(kind is zmtp.Subscribe, event.topic)
+            else:
+                if kind is zmtp.Ping and event.ttl_ms:
+                    self.engine.peer_ttl(event.ttl_ms / 1000.0)
+                continue
+            if inbound.conflate and kind is zmtp.Message:
+                items.clear()
+            elif inbound.hwm and len(items) >= inbound.hwm:
+                if appended:
+                    inbound.reader.notify()
+                    appended = False
+                if not block:
+                    leftover = events[index:]
+                    break
+                self._wait_for_room()
+            if not inbound.read_closed:
+                items.append(item)
+                appended = True
         if appended:
             inbound.reader.notify()
         out = self.conn.data_to_send()

@@ -168,3 +168,31 @@ def test_a_background_failure_surfaces_on_the_next_blocking_call(ctx):
     pull.rcvtimeo = 10
     with pytest.raises(gzmq.Again):  # reported once; the socket goes on
         pull.recv()
+
+
+def test_subscription_flood_into_an_idle_pub_is_bounded_by_rcvhwm(ctx):
+    pub = ctx.socket(gzmq.PUB)
+    pub.rcvhwm = 100
+    pub.bind("tcp://127.0.0.1:*")
+    port = int(pub.last_endpoint.rsplit(b":", 1)[1])
+    stream = gsocket.create_connection(("127.0.0.1", port))
+    conn = zmtp.Connection("SUB", zmtp.NullMechanism())
+    stream.sendall(conn.initiate())
+    with gevent.Timeout(5):
+        while conn.state is not zmtp.ConnectionState.READY:
+            conn.receive_data(stream.recv(4096))
+            stream.sendall(conn.data_to_send())
+    stream.setblocking(False)
+    flood = b"".join(conn.subscribe(b"t%d" % i) for i in range(1000))
+    for _ in range(100):  # 100k subscriptions, more than the kernel buffers hold
+        try:
+            stream.sendall(flood)
+        except (BlockingIOError, OSError):
+            break
+        gevent.sleep(0)
+    gevent.sleep(0.2)
+    (engine,) = pub._lifecycle.peers
+    assert len(engine.pipe.inbound.items) <= 100
+    pub.send(b"t5 hello")  # the publisher still works, and drains what was queued
+    assert pub._routing.subscription_count > 0
+    stream.close()

@@ -8,8 +8,8 @@
 - The subscriber counts: subscribing twice needs two cancels, and CANCEL goes out only when the
   count reaches zero. The publisher keeps a set of pipes per topic.
 - XPUB/PUB read their subscribers' pipes lazily, before each send/recv/poll, as libzmq does when
-  it processes pending commands. Engines queue subscriptions past the high-water mark, so a
-  publisher that never reads cannot stall its subscribers' connections.
+  it processes pending commands. Subscriptions from the network count against RCVHWM, as in
+  libzmq: a subscriber flooding an idle publisher is held back by TCP, not by our memory.
 """
 
 from __future__ import annotations
