@@ -25,6 +25,17 @@ from ..pipe import Pipe
 __all__ = ["LoadBalancer", "FairQueue", "Distributor", "Subscriptions"]
 
 
+def _remove_keeping_turn(pipes: list[Pipe], pipe: Pipe, turn: int) -> int:
+    """Remove ``pipe`` from a round-robin list; return the index of whose turn is next, so
+    the rotation goes on where it was."""
+    try:
+        index = pipes.index(pipe)
+    except ValueError:
+        return turn
+    del pipes[index]
+    return turn - 1 if index < turn else turn
+
+
 class LoadBalancer:
     __slots__ = ("pipes", "_next")
 
@@ -37,13 +48,7 @@ class LoadBalancer:
             self.pipes.append(pipe)
 
     def detach(self, pipe: Pipe) -> None:
-        try:
-            index = self.pipes.index(pipe)
-        except ValueError:
-            return
-        del self.pipes[index]
-        if index < self._next:
-            self._next -= 1
+        self._next = _remove_keeping_turn(self.pipes, pipe, self._next)
 
     def send(self, msg: Any) -> Pipe:
         """Put ``msg`` in the next pipe with room; return that pipe. ``Again`` if none."""
@@ -97,13 +102,7 @@ class FairQueue:
             self._remove(pipe)
 
     def _remove(self, pipe: Pipe) -> None:
-        try:
-            index = self.pipes.index(pipe)
-        except ValueError:
-            return
-        del self.pipes[index]
-        if index < self._next:
-            self._next -= 1
+        self._next = _remove_keeping_turn(self.pipes, pipe, self._next)
 
     def recv(self) -> Any:
         """Take one item from the next pipe that has one (see ``last_pipe``); ``Again`` if
