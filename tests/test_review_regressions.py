@@ -9,6 +9,21 @@ from gzmq import zmtp
 from helpers import wait_until
 
 
+def raw_peer(bound, socket_type, rcvbuf=None):
+    """A hand-driven ZMTP peer of ``socket_type`` connected to ``bound``, handshake done."""
+    port = int(bound.last_endpoint.rsplit(b":", 1)[1])
+    stream = gsocket.create_connection(("127.0.0.1", port))
+    if rcvbuf is not None:
+        stream.setsockopt(gsocket.SOL_SOCKET, gsocket.SO_RCVBUF, rcvbuf)
+    conn = zmtp.Connection(socket_type, zmtp.NullMechanism())
+    stream.sendall(conn.initiate())
+    with gevent.Timeout(5):
+        while conn.state is not zmtp.ConnectionState.READY:
+            conn.receive_data(stream.recv(4096))
+            stream.sendall(conn.data_to_send())
+    return stream, conn
+
+
 def test_close_and_term_while_the_reader_waits_for_room(ctx):
     """A connection blocked at RCVHWM must still end when the socket closes (term() hung)."""
     pull = ctx.socket(gzmq.PULL)
@@ -91,14 +106,7 @@ def test_subscribe_command_to_a_pull_is_dropped_not_delivered(ctx):
     pull = ctx.socket(gzmq.PULL)
     pull.rcvtimeo = 2000
     pull.bind("tcp://127.0.0.1:*")
-    port = int(pull.last_endpoint.rsplit(b":", 1)[1])
-    stream = gsocket.create_connection(("127.0.0.1", port))
-    conn = zmtp.Connection("PUSH", zmtp.NullMechanism())
-    stream.sendall(conn.initiate())
-    with gevent.Timeout(5):
-        while conn.state is not zmtp.ConnectionState.READY:
-            conn.receive_data(stream.recv(4096))
-            stream.sendall(conn.data_to_send())
+    stream, conn = raw_peer(pull, "PUSH")
     stream.sendall(b"\x04\x0a\x09SUBSCRIBE" + conn.send_message([b"after"]))
     assert pull.recv() == b"after"
     stream.close()
@@ -107,15 +115,7 @@ def test_subscribe_command_to_a_pull_is_dropped_not_delivered(ctx):
 def test_ping_flood_leaves_a_bounded_pong_queue(ctx):
     router = ctx.socket(gzmq.ROUTER)
     router.bind("tcp://127.0.0.1:*")
-    port = int(router.last_endpoint.rsplit(b":", 1)[1])
-    stream = gsocket.create_connection(("127.0.0.1", port))
-    stream.setsockopt(gsocket.SOL_SOCKET, gsocket.SO_RCVBUF, 4096)
-    conn = zmtp.Connection("DEALER", zmtp.NullMechanism())
-    stream.sendall(conn.initiate())
-    with gevent.Timeout(5):
-        while conn.state is not zmtp.ConnectionState.READY:
-            conn.receive_data(stream.recv(4096))
-            stream.sendall(conn.data_to_send())
+    stream, conn = raw_peer(router, "DEALER", rcvbuf=4096)
     ping = conn.ping(context=b"c" * 16)
     for _ in range(1500):  # never read the PONGs: far more than the kernel buffers take
         stream.sendall(ping * 500)
@@ -174,14 +174,7 @@ def test_subscription_flood_into_an_idle_pub_is_bounded_by_rcvhwm(ctx):
     pub = ctx.socket(gzmq.PUB)
     pub.rcvhwm = 100
     pub.bind("tcp://127.0.0.1:*")
-    port = int(pub.last_endpoint.rsplit(b":", 1)[1])
-    stream = gsocket.create_connection(("127.0.0.1", port))
-    conn = zmtp.Connection("SUB", zmtp.NullMechanism())
-    stream.sendall(conn.initiate())
-    with gevent.Timeout(5):
-        while conn.state is not zmtp.ConnectionState.READY:
-            conn.receive_data(stream.recv(4096))
-            stream.sendall(conn.data_to_send())
+    stream, conn = raw_peer(pub, "SUB")
     stream.setblocking(False)
     flood = b"".join(conn.subscribe(b"t%d" % i) for i in range(1000))
     for _ in range(100):  # 100k subscriptions, more than the kernel buffers hold
