@@ -154,6 +154,18 @@ class Engine:
                 socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", code, self.endpoint)
             return self._finish(ConnectionOutcome.CLOSED if self._closing
                                 else ConnectionOutcome.DISCONNECTED)
+        except Exception:  # noqa: BLE001 - a bug (ours or a library's) met on peer input
+            # Whatever a peer sends is that connection's problem only: log the bug loudly,
+            # with its traceback, and end this connection as if it had broken the protocol.
+            # The socket and its other peers go on (issue 7: a peer never poisons a socket).
+            security_log.exception("internal error on the connection with %s (%s); "
+                                   "closing it, please report this",
+                                   self.peer_address or self.endpoint,
+                                   self.conn.mechanism.name.decode() if self.conn else "?")
+            if not self.handshake_done:
+                socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", errno.EPROTO,
+                                          self.endpoint)
+            return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
         return self._finish(ConnectionOutcome.CLOSED if self._closing
                             else ConnectionOutcome.DISCONNECTED)
 

@@ -93,7 +93,10 @@ def _process(engine: Any, events: list[Any]) -> Optional[list[Any]]:
         if kind is zmtp.HandshakeComplete:
             return queue[index:]
         if kind is zmtp.AuthRequest:
-            queue[index + 1:index + 1] = _authenticate(engine, event)
+            # The same bytes may have brought the peer's ERROR after its credentials: the
+            # connection is closed then, and the PeerError below ends the handshake instead
+            if engine.conn.state is not zmtp.ConnectionState.CLOSED:
+                queue[index + 1:index + 1] = _authenticate(engine, event)
         elif kind is zmtp.PeerError:
             _peer_refused(engine, event.reason)
         index += 1

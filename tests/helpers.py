@@ -9,6 +9,7 @@ than one module needs lives here; fixtures live in conftest.py.
 - hub liveness: ``Ticker``
 - monitor events: ``read_events``, ``seen``, ``count``
 - pyzmq as the oracle: ``outcome``
+- a hand-driven ZMTP peer: ``raw_peer``
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ import gevent
 import gevent.threadpool
 import greenlet
 
+from gevent import socket as gsocket
+
 import gzmq
+from gzmq import zmtp
 from gzmq.utils.monitor import recv_monitor_message
 
 # ---------------------------------------------------------------------------------------------
@@ -135,3 +139,22 @@ def outcome(function: Any, *args: Any) -> tuple[str, Any]:
         return ("ZMQError", e.errno)
     except Exception as e:  # noqa: BLE001 - the class is what we compare
         return (type(e).__name__, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# a hand-driven ZMTP peer
+
+
+def raw_peer(bound, socket_type, rcvbuf=None):
+    """A hand-driven ZMTP peer of ``socket_type`` connected to ``bound``, handshake done."""
+    port = int(bound.last_endpoint.rsplit(b":", 1)[1])
+    stream = gsocket.create_connection(("127.0.0.1", port))
+    if rcvbuf is not None:
+        stream.setsockopt(gsocket.SOL_SOCKET, gsocket.SO_RCVBUF, rcvbuf)
+    conn = zmtp.Connection(socket_type, zmtp.NullMechanism())
+    stream.sendall(conn.initiate())
+    with gevent.Timeout(5):
+        while conn.state is not zmtp.ConnectionState.READY:
+            conn.receive_data(stream.recv(4096))
+            stream.sendall(conn.data_to_send())
+    return stream, conn

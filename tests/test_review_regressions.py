@@ -6,22 +6,7 @@ from gevent import socket as gsocket
 
 import gzmq
 from gzmq import zmtp
-from helpers import wait_until
-
-
-def raw_peer(bound, socket_type, rcvbuf=None):
-    """A hand-driven ZMTP peer of ``socket_type`` connected to ``bound``, handshake done."""
-    port = int(bound.last_endpoint.rsplit(b":", 1)[1])
-    stream = gsocket.create_connection(("127.0.0.1", port))
-    if rcvbuf is not None:
-        stream.setsockopt(gsocket.SOL_SOCKET, gsocket.SO_RCVBUF, rcvbuf)
-    conn = zmtp.Connection(socket_type, zmtp.NullMechanism())
-    stream.sendall(conn.initiate())
-    with gevent.Timeout(5):
-        while conn.state is not zmtp.ConnectionState.READY:
-            conn.receive_data(stream.recv(4096))
-            stream.sendall(conn.data_to_send())
-    return stream, conn
+from helpers import raw_peer, wait_until
 
 
 def test_close_and_term_while_the_reader_waits_for_room(ctx):
