@@ -249,12 +249,22 @@ class Socket:
     # ----------------------------------------------------------------------------------------
     # endpoints
 
-    def bind(self, addr: Union[str, bytes]) -> "_EndpointContext":
-        """Bind to ``addr``; returns a context manager that unbinds on exit."""
+    def bind(self, addr: Union[str, bytes], *,
+             mode: transports.GzmqExtensionFileMode = None) -> "_EndpointContext":
+        """Bind to ``addr``; returns a context manager that unbinds on exit.
+
+        ``mode`` is a gzmq extension (pyzmq's ``bind`` has no such argument): for an
+        ``ipc://`` path or ``ipc://*``, the file mode of the socket file, e.g. ``0o600`` for
+        owner-only access. The file never exists at its path with any other mode, not even
+        briefly, and the process umask is left alone. ``None`` (the default) leaves the mode
+        to the umask, as libzmq does. ``mode`` with any other endpoint (tcp, inproc, abstract
+        ``ipc://@name``) raises ZMQError(EINVAL); a mode that is not an int in 0..0o777
+        raises TypeError / ValueError.
+        """
         self._check_open()
         addr = _as_address(addr)
         try:
-            resolved = transports.bind(self, addr)
+            resolved = transports.bind(self, addr, mode)
         except ZMQError as e:
             self._emit_event_safely("BIND_FAILED", e.errno, addr)
             raise _with_address(e, addr) from None

@@ -6,6 +6,11 @@
 - bind removes a stale file at the path first (as libzmq does), and we also remove the file
   on unbind/close, which libzmq 4.3 does not (libzmq#2764): leaving nothing behind is the
   behaviour users ask for, and a peer cannot tell. Abstract names leave nothing anyway.
+- ``bind(..., mode=0o600)`` (a gzmq extension) gives the socket file exactly that mode, and the
+  file never exists at its path with any other mode: the socket is bound in a fresh private
+  (0700) directory next to the target, chmod-ed there, then renamed into place. rename replaces
+  what is at the path, as the stale-file unlink does; something it cannot replace (a
+  directory) is EADDRINUSE, as it is without ``mode``. The process umask is never touched.
 - Peer-Address is ``localhost:<uid>:<gid>:<pid>`` of the peer process (SO_PEERCRED).
 """
 
@@ -17,7 +22,7 @@ import shutil
 import socket as stdsocket
 import struct
 import tempfile
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Optional
 
 from gevent import socket as gsocket
 
@@ -25,10 +30,22 @@ from errno import ENAMETOOLONG
 from ..error import ZMQError
 
 __all__ = ["listen", "parse_connect_address", "dial", "configure_stream", "peer_address",
-           "MAX_PATH_LENGTH"]
+           "check_mode", "GzmqExtensionFileMode", "MAX_PATH_LENGTH"]
 
 #: sizeof(sockaddr_un.sun_path) - 1 on Linux (pyzmq's IPC_PATH_MAX_LEN)
 MAX_PATH_LENGTH = 107
+
+#: the type of ``Socket.bind(..., mode=)``: a gzmq extension (pyzmq's bind has no ``mode``)
+GzmqExtensionFileMode = Annotated[
+    Optional[int], "gzmq extension, not in pyzmq: file mode of an ipc:// socket file"]
+
+
+def check_mode(mode: Any) -> None:
+    """TypeError/ValueError unless ``mode`` is a file mode (an int in 0..0o777)."""
+    if isinstance(mode, bool) or not isinstance(mode, int):
+        raise TypeError(f"mode must be an int file mode such as 0o600, got: {mode!r}")
+    if not 0 <= mode <= 0o777:
+        raise ValueError(f"mode must be in 0..0o777 (permission bits only), got: {mode!r}")
 
 
 def _socket_address(path: str) -> str:
@@ -38,26 +55,47 @@ def _socket_address(path: str) -> str:
     return address
 
 
-def listen(path: str, options: Any) -> tuple[gsocket.socket, str, Callable[[], None]]:
+def listen(path: str, options: Any,
+           mode: Optional[int] = None) -> tuple[gsocket.socket, str, Callable[[], None]]:
+    if mode is not None:
+        check_mode(mode)
+        if path.startswith("@"):
+            raise ZMQError(errno.EINVAL, f"mode={mode:#o} needs a socket file, and the abstract "
+                                         "ipc://@name has none (mode= is a gzmq extension)")
     cleanup_dir = None
     if path == "*":
         cleanup_dir = tempfile.mkdtemp(prefix="gzmq-")
         path = os.path.join(cleanup_dir, "socket")
-    address = _socket_address(path)
-    is_file = not address.startswith("\0")
-    if is_file:
-        try:
-            os.unlink(address)  # a stale socket file from an earlier run
-        except OSError:
-            pass
-    listener = gsocket.socket(stdsocket.AF_UNIX, stdsocket.SOCK_STREAM)
     try:
-        listener.bind(address)
-        listener.listen(max(options.backlog, 1))
-    except OSError as e:
-        listener.close()
-        raise ZMQError(e.errno or errno.EINVAL) from None
-    inode = os.stat(address).st_ino if is_file else None
+        address = _socket_address(path)
+        is_file = not address.startswith("\0")
+        listener = gsocket.socket(stdsocket.AF_UNIX, stdsocket.SOCK_STREAM)
+        try:
+            if mode is None:
+                if is_file:
+                    try:
+                        os.unlink(address)  # a stale socket file from an earlier run
+                    except OSError:
+                        pass
+                listener.bind(address)
+                listener.listen(max(options.backlog, 1))
+                inode = os.stat(address).st_ino if is_file else None
+            else:
+                inode = _bind_with_mode(listener, address, mode, max(options.backlog, 1))
+                if cleanup_dir is not None:
+                    # ipc://*: let whoever the file mode admits reach it (search bit only)
+                    os.chmod(cleanup_dir, 0o700 | (0o010 if mode & 0o070 else 0)
+                             | (0o001 if mode & 0o007 else 0))
+        except OSError as e:
+            listener.close()
+            raise ZMQError(e.errno or errno.EINVAL) from None
+        except BaseException:
+            listener.close()
+            raise
+    except BaseException:
+        if cleanup_dir is not None:
+            shutil.rmtree(cleanup_dir, ignore_errors=True)
+        raise
 
     def cleanup() -> None:
         # only remove the file if it is still ours (another socket may have rebound the path)
@@ -71,6 +109,49 @@ def listen(path: str, options: Any) -> tuple[gsocket.socket, str, Callable[[], N
             shutil.rmtree(cleanup_dir, ignore_errors=True)
 
     return listener, f"ipc://{path}", cleanup
+
+
+def _bind_with_mode(listener: gsocket.socket, address: str, mode: int, backlog: int) -> int:
+    """Bind and listen at ``address``, the file appearing there only ever with ``mode``.
+
+    Bound, listening and chmod-ed in a private 0700 directory in the target's own directory
+    (so nobody else can reach it meanwhile), then renamed into place: same filesystem, so the
+    rename is atomic. Returns the file's inode. The private directory is always removed.
+    """
+    private = tempfile.mkdtemp(prefix=".gzmq-", dir=os.path.dirname(address) or ".")
+    staged = os.path.join(private, "s")
+    dir_fd = None
+    try:
+        bind_address = staged
+        if len(staged.encode()) > MAX_PATH_LENGTH:
+            # the target fits sun_path but the staged path does not: name the private
+            # directory through its descriptor instead
+            if not os.path.isdir("/proc/self/fd"):
+                raise ZMQError(ENAMETOOLONG)
+            dir_fd = os.open(private, os.O_RDONLY | os.O_DIRECTORY)
+            bind_address = f"/proc/self/fd/{dir_fd}/s"
+        listener.bind(bind_address)
+        listener.listen(backlog)  # before the path appears: no ECONNREFUSED once it is there
+        os.chmod(staged, mode)
+        inode = os.stat(staged).st_ino
+        try:
+            os.rename(staged, address)  # replaces a stale file, as unlink + bind does
+        except OSError as e:
+            if os.path.lexists(address):
+                raise ZMQError(errno.EADDRINUSE) from None  # e.g. a directory is in the way
+            raise
+        return inode
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+        try:
+            os.unlink(staged)  # still there if anything failed
+        except OSError:
+            pass
+        try:
+            os.rmdir(private)
+        except OSError:
+            pass
 
 
 def parse_connect_address(path: str, options: Any) -> str:
