@@ -133,10 +133,9 @@ class Engine:
                                           self.endpoint)
             elif failure.status is not None and not self.auth_refused:
                 socket._emit_event_safely("HANDSHAKE_FAILED_AUTH", failure.status, self.endpoint)
-            # a client told "300 try later" reconnects; any other refusal is final (libzmq)
-            temporary = failure.status == 300 and self.connector is not None
-            return self._finish(ConnectionOutcome.DISCONNECTED if temporary
-                                else ConnectionOutcome.PROTOCOL_ERROR)
+            # every refusal is final, "300 try later" included: libzmq 4.3.5's client does not
+            # redial after any ERROR, so a refusing server is not hammered with reconnects
+            return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
         except gevent.GreenletExit:
             # killed (LINGER ran out, or the socket closed with linger 0): end here and let the
             # kill reach the connector too, which must not redial
