@@ -5,6 +5,9 @@ Theory of operation:
   message from one greenlet can never be interleaved with another greenlet's; the completed
   ``list[bytes]`` is handed to the socket type's ``Routing`` in one piece. ``recv`` likewise
   takes a whole message and hands its frames out one by one to the greenlet that asked.
+  A message in progress belongs to its greenlet only while that greenlet lives: once it has
+  ended, the next greenlet to send (or receive) continues the message, as libzmq's rule that
+  the message in progress belongs to the socket would have it (``_partial_of``).
 - ``_wait`` is the only blocking loop: try the non-blocking operation; on ``Again`` (and no
   DONTWAIT) wait on the socket's signal, bounded by SNDTIMEO/RCVTIMEO, and retry. Every pipe
   notifies the socket's signals, so a blocked greenlet cannot miss its wake-up, and closing the
@@ -75,7 +78,6 @@ class Socket:
         self._send_count = itertools.count(1)  # (not an attribute write per send)
         self._partial_out: dict[Any, list[bytes]] = {}
         self._partial_in: dict[Any, list[bytes]] = {}
-        self._last_frames_pipe: dict[Any, Optional[Pipe]] = {}
         self._endpoints = lifecycle.EndpointTable()
         self._lifecycle = lifecycle.SocketLifecycle(self)
         self._last_endpoint = b""
@@ -171,7 +173,7 @@ class Socket:
         if option == SocketOption.EVENTS:
             return self._events()
         if option == SocketOption.RCVMORE:
-            return int(bool(self._partial_in.get(getcurrent())))
+            return int(bool(self._partial_of(self._partial_in)))
         if option == SocketOption.TYPE:
             return int(self._type)
         if option == SocketOption.LAST_ENDPOINT:
@@ -232,7 +234,7 @@ class Socket:
         if self._fd is not None:
             self._fd.drain()
         events = 0
-        if self._routing.readable or self._partial_in.get(getcurrent()):
+        if self._routing.readable or self._partial_of(self._partial_in):
             events |= POLLIN
         if self._routing.writable:
             events |= POLLOUT
@@ -327,9 +329,13 @@ class Socket:
         if flags & _SNDMORE:
             if not type(self._routing).can_send:
                 raise ZMQError(ENOTSUP)  # at the first frame, as libzmq
-            self._partial_out.setdefault(getcurrent(), []).append(frame)
+            partial = self._partial_of(self._partial_out)
+            if partial is None:
+                self._partial_out[getcurrent()] = [frame]
+            else:
+                partial.append(frame)
             return _FINISHED_TRACKER if track else None
-        parts = self._partial_out.pop(getcurrent(), None) if self._partial_out else None
+        parts = self._partial_of(self._partial_out, pop=True) if self._partial_out else None
         if parts is None:
             parts = [frame]
         else:
@@ -366,7 +372,7 @@ class Socket:
             return _FINISHED_TRACKER if track else None
         if self._closed:
             raise ZMQError(ENOTSOCK)
-        pending = self._partial_out.pop(getcurrent(), None) if self._partial_out else None
+        pending = self._partial_of(self._partial_out, pop=True) if self._partial_out else None
         self._send_message(pending + frames if pending else frames, flags)
         return _FINISHED_TRACKER if track else None
 
@@ -390,7 +396,7 @@ class Socket:
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
         """Receive one frame (bytes, or a ``Frame`` with copy=False)."""
         if self._partial_in:
-            rest = self._partial_in.get(getcurrent())
+            rest = self._partial_of(self._partial_in)
             if rest:
                 return self._next_part(rest, copy)
         if self._closed:
@@ -414,11 +420,30 @@ class Socket:
             del self._partial_in[getcurrent()]
         return data if copy else self._frame(data, more)
 
+    @staticmethod
+    def _partial_of(partials: dict[Any, list[bytes]], pop: bool = False) -> Optional[list[bytes]]:
+        """The current greenlet's message in progress (to send, or the rest of one received).
+
+        A greenlet that has none continues the message of a greenlet that ended without
+        finishing it: the sequential case (a new greenlet per request sending the next frame)
+        forms one message, as in libzmq, and no frames stay behind with a dead greenlet. Live
+        greenlets keep their own, so concurrent ones never interleave frames.
+        """
+        current = getcurrent()
+        parts = partials.pop(current, None) if pop else partials.get(current)
+        if parts is None and partials:
+            orphan = next((owner for owner in partials if owner.dead), None)
+            if orphan is not None:
+                parts = partials.pop(orphan)
+                if not pop:
+                    partials[current] = parts
+        return parts
+
     def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
         """Receive every (remaining) frame of one message."""
         if self._closed:
             raise ZMQError(ENOTSOCK)
-        rest = self._partial_in.pop(getcurrent(), None) if self._partial_in else None
+        rest = self._partial_of(self._partial_in, pop=True) if self._partial_in else None
         msg = rest if rest else self._recv_message(flags)
         if copy:
             return msg

@@ -9,6 +9,7 @@ import time
 from typing import Any, Callable
 
 import gevent
+import gevent.event
 import pytest
 from helpers import Ticker
 
@@ -132,6 +133,57 @@ def test_frame_at_a_time_sndmore_from_interleaving_greenlets(ctx: Any, transport
         tags = {frame.split(b"/")[0] for frame in msg}
         assert len(tags) == 1 and len(msg) == frames_per_message, f"interleaved: {msg}"
     assert len({m[0].split(b"/")[0] for m in received}) == total
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_sequential_greenlets_continue_one_message(ctx: Any, transport: str) -> None:
+    """A server that handles each step in a new greenlet sends one message (libzmq: the
+    message in progress belongs to the socket); no frame is left behind with a dead greenlet."""
+    pull, push = bind_connect(ctx, transport, gzmq.PULL, gzmq.PUSH)
+    for data, flags in [(b"one", gzmq.SNDMORE), (b"", gzmq.SNDMORE), (b"three", 0)]:
+        gevent.spawn(push.send, data, flags).join(timeout=5)
+    pull.rcvtimeo = 2000
+    assert pull.recv_multipart() == [b"one", b"", b"three"]
+    # send_multipart(SNDMORE) then send() from another greenlet, too
+    gevent.spawn(push.send_multipart, [b"a", b"b"], gzmq.SNDMORE).join(timeout=5)
+    gevent.spawn(push.send_multipart, [b"c"]).join(timeout=5)
+    assert pull.recv_multipart() == [b"a", b"b", b"c"]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_sequential_greenlets_receive_the_rest_of_one_message(ctx: Any, transport: str) -> None:
+    pull, push = bind_connect(ctx, transport, gzmq.PULL, gzmq.PUSH)
+    push.send_multipart([b"one", b"two", b"three"])
+    push.send(b"next")
+    pull.rcvtimeo = 2000
+    assert gevent.spawn(pull.recv).get(timeout=5) == b"one"
+    assert gevent.spawn(pull.getsockopt, gzmq.RCVMORE).get(timeout=5) == 1
+    assert gevent.spawn(pull.recv).get(timeout=5) == b"two"
+    assert gevent.spawn(pull.recv_multipart).get(timeout=5) == [b"three"]
+    assert pull.getsockopt(gzmq.RCVMORE) == 0
+    assert pull.recv() == b"next"
+
+
+def test_a_live_greenlets_message_is_not_taken_over(ctx: Any) -> None:
+    """While its owner lives, another greenlet's message is separate (no interleaving)."""
+    pull, push = bind_connect(ctx, "inproc", gzmq.PULL, gzmq.PUSH)
+    started, finish = gevent.event.Event(), gevent.event.Event()
+
+    def owner() -> None:
+        push.send(b"a1", gzmq.SNDMORE)
+        started.set()
+        finish.wait()
+        push.send(b"a2")
+
+    greenlet = gevent.spawn(owner)
+    started.wait(timeout=5)
+    push.send(b"b1", gzmq.SNDMORE)
+    push.send(b"b2")
+    finish.set()
+    greenlet.join(timeout=5)
+    pull.rcvtimeo = 2000
+    assert pull.recv_multipart() == [b"b1", b"b2"]
+    assert pull.recv_multipart() == [b"a1", b"a2"]
 
 
 # --------------------------------------------------------------------------------------------
