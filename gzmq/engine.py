@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import errno
 from time import monotonic
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import gevent
 from gevent import socket as gsocket
@@ -74,6 +74,8 @@ class Engine:
         #: set once ZAP refused this peer (its monitor event has been emitted)
         self.auth_refused = False
         self.conn: Any = None  # the zmtp.Connection, made when the engine starts
+        #: called once the handshake succeeds (a Listener frees its handshake slot then)
+        self.on_handshake_done: Optional[Callable[[], None]] = None
 
     def _send_last_words(self) -> None:
         """Best effort: what the protocol still wants out (our greeting, on a mismatch)."""
@@ -170,6 +172,8 @@ class Engine:
 
     def _on_ready(self, ready: zmtp.HandshakeComplete) -> None:
         self.handshake_done = True
+        if self.on_handshake_done is not None:
+            self.on_handshake_done()
         socket = self.socket
         lifecycle = socket._lifecycle
         if self.pipe is None:
