@@ -282,10 +282,17 @@ def encode_metadata(properties: Iterable[tuple[str, bytes]]) -> bytes:
     return b"".join(out)
 
 
-def decode_metadata(data: bytes) -> dict[str, bytes]:
+def decode_metadata(data: bytes, socket_types: list[bytes] | None = None) -> dict[str, bytes]:
     """Properties from a READY/INITIATE metadata block.
 
-    A name seen twice keeps its first value (libzmq inserts into a std::map).
+    Duplicate names, as libzmq's ``mechanism_t::parse_metadata``: each occurrence is
+    parsed, and the first value is the one kept (libzmq inserts into a ``std::map``,
+    which keeps the first).  Every ``Socket-Type`` value is appended to *socket_types*
+    (when given), because libzmq checks each occurrence against our socket type: a valid
+    one followed by a bogus one fails.  (libzmq also sets the peer's routing id from
+    *every* ``Identity``, so its ROUTER routes by the last one while the property map
+    shows the first; we keep the first for both.)
+
     Stricter than libzmq on one point: libzmq accepts a property cut exactly
     after its name or value length; we refuse every truncation.
 
@@ -303,7 +310,11 @@ def decode_metadata(data: bytes) -> dict[str, bytes]:
         if value_end > n:
             break
         name = bytes(data[pos + 1 : name_end]).decode("latin-1")
-        props.setdefault(name, bytes(data[value_start:value_end]))
+        value = bytes(data[value_start:value_end])
+        if name not in props:
+            props[name] = value
+        if socket_types is not None and name == "Socket-Type":
+            socket_types.append(value)
         pos = value_end
     if pos != n:
         raise ProtocolError(

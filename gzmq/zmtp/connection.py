@@ -427,13 +427,18 @@ class Connection:
         if peer_type is None:
             return  # libzmq accepts a peer that does not say [verified]
         self.peer_socket_type = peer_type.decode("latin-1")
-        if self.peer_socket_type not in COMPATIBLE[self.socket_type]:
-            # libzmq: parse_metadata fails; PLAIN/CURVE report INVALID_METADATA,
-            # NULL reports no code at all.  We use INVALID_METADATA throughout.
-            raise ProtocolError(
-                f"{self.socket_type} cannot talk to {self.peer_socket_type!r}",
-                ProtocolErrorCode.ZMTP_INVALID_METADATA,
-            )
+        # Every occurrence is checked, as libzmq's parse_metadata does: a valid Socket-Type
+        # followed by a bogus one fails.  The first is the one kept.
+        compatible = COMPATIBLE[self.socket_type]
+        for value in self.mechanism.peer_socket_types or (peer_type,):
+            name = value.decode("latin-1")
+            if name not in compatible:
+                # libzmq: parse_metadata fails; PLAIN/CURVE report INVALID_METADATA,
+                # NULL reports no code at all.  We use INVALID_METADATA throughout.
+                raise ProtocolError(
+                    f"{self.socket_type} cannot talk to {name!r}",
+                    ProtocolErrorCode.ZMTP_INVALID_METADATA,
+                )
 
     def _check_mechanism(self, events: list[Event]) -> None:
         mechanism = self.mechanism

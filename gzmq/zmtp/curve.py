@@ -273,7 +273,7 @@ class CurveClient(_CurveBase):
             plain = crypto_box_open_afternm(body[14:], b"CurveZMQREADY---" + short, self._precom)
         except CryptoError:
             raise _error("READY box does not open", Code.ZMTP_CRYPTOGRAPHIC) from None
-        self.peer_properties = decode_metadata(plain)
+        self.peer_properties = decode_metadata(plain, self.peer_socket_types)
         self._state = _State.DONE
         self.status = MechanismStatus.READY
 
@@ -383,7 +383,7 @@ class CurveServer(_CurveBase):
             self._state = _State.WAIT_ZAP
             self._request_auth(b"CURVE", [client_key])
         # libzmq parses the metadata after sending the ZAP request.
-        self.peer_properties = decode_metadata(plain[128:])
+        self.peer_properties = decode_metadata(plain[128:], self.peer_socket_types)
         if self.zap:
             return []
         return [self._ready_body()]

@@ -18,8 +18,9 @@ Protocol between Connection and Mechanism
 3. After each step the Connection looks at:
 
    * ``peer_properties`` -- set (not ``None``) as soon as the peer's metadata
-     has been parsed.  The Connection checks Socket-Type *before* sending the
-     replies of that step, so an incompatible peer gets nothing more.
+     has been parsed, with ``peer_socket_types`` (every Socket-Type value, for a
+     peer that repeats it).  The Connection checks Socket-Type *before* sending
+     the replies of that step, so an incompatible peer gets nothing more.
    * ``take_auth_request()`` -- a pending ZAP request, if any.  The Connection
      emits it as an ``AuthRequest`` event; the engine later calls
      ``Connection.auth_reply()``, which lands in ``auth_reply()`` here.  This
@@ -99,6 +100,9 @@ class Mechanism(abc.ABC):
         self.status: MechanismStatus = MechanismStatus.HANDSHAKING
         #: The peer's metadata once parsed, names as received.
         self.peer_properties: dict[str, bytes] | None = None
+        #: Every Socket-Type value in the peer's metadata, in order (a name may repeat;
+        #: ``peer_properties`` keeps the first value, and the Connection checks them all).
+        self.peer_socket_types: list[bytes] = []
         #: Reason of a received ERROR command (status is then ERROR).
         self.peer_error: bytes | None = None
         #: ZAP User-Id of the peer, once authenticated (empty without ZAP).
@@ -235,7 +239,7 @@ class NullMechanism(Mechanism):
         # libzmq matches the 6-byte prefix, i.e. name-len + name.
         prefix = body[:6]
         if prefix == b"\x05READY":
-            self.peer_properties = decode_metadata(body[6:])
+            self.peer_properties = decode_metadata(body[6:], self.peer_socket_types)
             self._peer_ready = True
             if self._ready_sent:
                 self.status = MechanismStatus.READY

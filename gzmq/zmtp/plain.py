@@ -104,7 +104,7 @@ class PlainClient(Mechanism):
         if body[:6] == _READY:
             if state is not _State.WAIT_READY:
                 raise _error("unexpected READY", ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND)
-            self.peer_properties = decode_metadata(body[6:])
+            self.peer_properties = decode_metadata(body[6:], self.peer_socket_types)
             self._state = _State.DONE
             self.status = MechanismStatus.READY
             return []
@@ -157,7 +157,7 @@ class PlainServer(Mechanism):
                     f"expected INITIATE, got {bytes(body[:16])!r}",
                     ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND,
                 )
-            self.peer_properties = decode_metadata(body[9:])
+            self.peer_properties = decode_metadata(body[9:], self.peer_socket_types)
             self._state = _State.DONE
             self.status = MechanismStatus.READY
             return [_READY + self._metadata]
