@@ -201,8 +201,8 @@ class Engine:
         self.last_received = monotonic()
         self._writer = ConnectionWriter(self.stream, self.conn, pipe.outbound,
                                         self._writer_finished)
-        if pipe.outbound.items:
-            self._writer.notify()  # queued before (or between) connections
+        if pipe.outbound.items or pipe.outbound.write_closed:
+            self._writer.notify()  # queued before (or between) connections, or closing
         if socket._options.heartbeat_ivl > 0:
             self._ensure_heartbeat()
 
@@ -233,9 +233,11 @@ class Engine:
     def shutdown(self) -> None:
         """The socket is closing: finish writing what is queued, then disconnect."""
         self._closing = True
-        if self.pipe is None or not self.handshake_done:
-            self._close_stream()
+        if self.pipe is None or (not self.handshake_done and not self.pipe.outbound.items):
+            self._close_stream()  # nothing queued for this peer
             return
+        # what is queued goes out first; a handshake in progress finishes, then the writer
+        # drains the pipe and closes (LINGER bounds it all)
         self.pipe.close_writing()
 
     def close(self) -> None:

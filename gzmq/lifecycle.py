@@ -14,7 +14,8 @@ One owner per object, nothing outlives its owner:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Protocol
+import weakref
+from typing import Any, Callable, Iterator, Optional, Protocol
 
 import gevent
 from gevent.pool import Group
@@ -23,7 +24,14 @@ from errno import ENOENT
 from .error import ZMQError
 from .pipe import Pipe, pipe_pair
 
-__all__ = ["EndpointHandle", "EndpointTable", "SocketLifecycle"]
+__all__ = ["EndpointHandle", "EndpointTable", "SocketLifecycle", "all_lifecycles"]
+
+#: every socket's lifecycle in this process (for exit_delivery: what is queued at exit)
+_ALL: "weakref.WeakSet[SocketLifecycle]" = weakref.WeakSet()
+
+
+def all_lifecycles() -> Iterator["SocketLifecycle"]:
+    return iter(list(_ALL))
 
 
 class EndpointHandle(Protocol):
@@ -73,6 +81,11 @@ class SocketLifecycle:
         self.group = Group()
         #: bind-side engines and inproc links that hold pipes, for shutting down on close
         self.peers: set[Any] = set()
+        #: the hub that runs this socket's greenlets (the thread it was made in)
+        self.hub = gevent.get_hub()
+        #: the greenlet that lets the group finish for LINGER ms after close()
+        self.reaper: Optional[gevent.Greenlet] = None
+        _ALL.add(self)
 
     def spawn(self, function: Callable[..., Any], *args: Any) -> gevent.Greenlet:
         greenlet = self.group.spawn(function, *args)
@@ -116,9 +129,25 @@ class SocketLifecycle:
         if linger == 0 or not self.group:
             self.group.kill(block=False)
             return
-        reaper = gevent.spawn(self._reap, None if linger < 0 else linger / 1000.0)
+        reaper = self.reaper = gevent.spawn(self._reap, None if linger < 0 else linger / 1000.0)
         self.socket.context._reapers.add(reaper)
         reaper.link(self.socket.context._reapers.discard)
+
+    @property
+    def lingering(self) -> bool:
+        """Closed, with greenlets still delivering what was queued."""
+        return self.reaper is not None and not self.reaper.dead
+
+    def abandon_unreachable_peers(self) -> None:
+        """Stop waiting for peers that are not there: connects waiting to redial are dropped
+        with what they hold (at exit, nobody will wait RECONNECT_IVL for them)."""
+        for handle in self.socket._endpoints.handles():
+            if getattr(handle, "waiting_to_redial", False):
+                handle.close()
+
+    def kill(self) -> None:
+        """Drop everything still lingering, now."""
+        self.group.kill(block=False)
 
     def _reap(self, timeout: Optional[float]) -> None:
         self.group.join(timeout=timeout)

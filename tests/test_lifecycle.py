@@ -159,6 +159,36 @@ def test_linger_forever_delivers_when_peer_appears(ctx: Any) -> None:
     assert context.closed
 
 
+def test_close_during_the_handshake_still_delivers(ctx: Any) -> None:
+    """close() while the connection is in its handshake: the handshake finishes and the queue
+    is written (it was dropped with the connection)."""
+    from gevent import socket as gsocket
+    from gzmq import zmtp
+    listening = gsocket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(1)
+    push = ctx.socket(gzmq.PUSH)
+    push.linger = -1
+    push.connect(f"tcp://127.0.0.1:{listening.getsockname()[1]}")
+    stream, _ = listening.accept()  # dialled; our greeting is not sent yet
+    for i in range(5):
+        push.send(b"%d" % i)
+    push.close()
+    conn = zmtp.Connection("PULL")
+    stream.sendall(conn.initiate())
+    received: list[bytes] = []
+    with gevent.Timeout(5):
+        while len(received) < 5:
+            data = stream.recv(65536)
+            assert data, f"closed after {received}"
+            received += [m.parts[0] for m in conn.receive_data(data)
+                         if isinstance(m, zmtp.Message)]
+            stream.sendall(conn.data_to_send())
+    assert received == [b"%d" % i for i in range(5)]
+    stream.close()
+    listening.close()
+
+
 def test_linger_zero_term_returns_immediately() -> None:
     context, _ = lingering_push(0)
     assert term_seconds(context, 2, "term() waited despite LINGER 0") < 0.1

@@ -120,6 +120,8 @@ class Connector:
         self._engine: Optional[Engine] = None
         self._greenlet: Optional[gevent.Greenlet] = None
         self._stopping = False
+        #: no connection now, only a RECONNECT_IVL wait for the next dial
+        self.waiting_to_redial = False
 
     def start(self) -> None:
         self._greenlet = self.socket._lifecycle.spawn(self._run)
@@ -160,7 +162,11 @@ class Connector:
             delay = self._next_delay(attempt, options)
             attempt += 1
             socket._emit_event_safely("CONNECT_RETRIED", int(delay * 1000), self.endpoint)
-            gevent.sleep(delay)
+            self.waiting_to_redial = True
+            try:
+                gevent.sleep(delay)
+            finally:
+                self.waiting_to_redial = False
 
     @staticmethod
     def _next_delay(attempt: int, options: Any) -> float:

@@ -1,0 +1,121 @@
+"""A script that sends and exits delivers, as with libzmq (issue 7, item 5).
+
+Each case runs a small sender script in a subprocess, with gzmq and with pyzmq (the libzmq
+oracle), against a gzmq PULL in this process. What libzmq delivers, gzmq must deliver; where
+libzmq exits promptly (nobody listening), so must gzmq; and a peer that stopped reading cannot
+hold the exit forever.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import time
+from typing import Any
+
+import gevent
+import gevent.subprocess
+import pytest
+from gevent import socket as gsocket
+
+import gzmq
+from gzmq import zmtp
+from gzmq.exit_delivery import STALL_SECONDS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COUNT = 1000
+
+SENDER = textwrap.dedent("""
+    import sys, time
+    impl, endpoint, ending, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    if impl == "pyzmq":
+        import zmq
+    else:
+        sys.path.insert(0, {root!r})
+        import gzmq as zmq
+    ctx = zmq.Context()
+    push = ctx.socket(zmq.PUSH)
+    push.connect(endpoint)
+    for i in range({count}):
+        push.send(b"%d:" % i + b"x" * size)
+    if ending == "sleep":
+        time.sleep(0.3)  # the real time.sleep: it blocks gzmq's hub
+    if ending != "no-close":
+        push.close()
+""").format(root=ROOT, count=COUNT)
+
+
+def run_sender(impl: str, endpoint: str, ending: str = "close", size: int = 0) -> float:
+    """Run the sender to its end; return how long it took."""
+    if impl == "pyzmq":
+        pytest.importorskip("zmq")
+    started = time.monotonic()
+    process = gevent.subprocess.Popen([sys.executable, "-c", SENDER, impl, endpoint, ending,
+                                       str(size)])
+    assert process.wait(timeout=20) == 0
+    return time.monotonic() - started
+
+
+def drain(pull: Any) -> list[bytes]:
+    pull.rcvtimeo = 500
+    received = []
+    try:
+        while True:
+            received.append(pull.recv())
+    except gzmq.Again:
+        return received
+
+
+@pytest.fixture(params=["tcp", "ipc"])
+def pull(ctx: Any, request: Any, tmp_path: Any) -> Any:
+    socket = ctx.socket(gzmq.PULL)
+    socket.bind("tcp://127.0.0.1:*" if request.param == "tcp" else f"ipc://{tmp_path}/pull")
+    return socket
+
+
+@pytest.mark.parametrize("ending", ["close", "sleep", "no-close"])
+@pytest.mark.parametrize("impl", ["gzmq", "pyzmq"])
+def test_a_script_that_sends_and_exits_delivers(pull: Any, impl: str, ending: str) -> None:
+    run_sender(impl, pull.last_endpoint.decode(), ending)
+    received = drain(pull)
+    assert [m.split(b":")[0] for m in received] == [b"%d" % i for i in range(COUNT)]
+
+
+@pytest.mark.parametrize("impl", ["gzmq", "pyzmq"])
+def test_with_nobody_listening_the_script_exits_promptly(ctx: Any, impl: str) -> None:
+    port_holder = ctx.socket(gzmq.PULL)  # find a free port, then free it: nobody listens there
+    port_holder.bind("tcp://127.0.0.1:*")
+    endpoint = port_holder.last_endpoint.decode()
+    port_holder.close(linger=0)
+    assert run_sender(impl, endpoint) < 1.5
+
+
+def test_a_peer_that_stopped_reading_cannot_hold_the_exit(ctx: Any) -> None:
+    """LINGER -1, and the peer never reads: gzmq gives up after STALL_SECONDS of no progress."""
+    stalled: list[Any] = []
+    # a raw listener that completes the ZMTP handshake and then never reads
+    listening = gsocket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(4)
+
+    def serve() -> None:
+        stream, _ = listening.accept()
+        stalled.append(stream)
+        conn = zmtp.Connection("PULL")
+        stream.sendall(conn.initiate())
+        while conn.state is not zmtp.ConnectionState.READY:
+            conn.receive_data(stream.recv(4096))
+            stream.sendall(conn.data_to_send())
+        gevent.sleep(60)  # read nothing more
+
+    server = gevent.spawn(serve)
+    try:
+        took = run_sender("gzmq", f"tcp://127.0.0.1:{listening.getsockname()[1]}", "close",
+                          size=100_000)
+        assert STALL_SECONDS <= took < STALL_SECONDS + 3
+    finally:
+        server.kill()
+        for stream in stalled:
+            stream.close()
+        listening.close()
