@@ -34,8 +34,12 @@ Nonce rules (libzmq ``curve_encoding_t``):
 Errors (libzmq's codes): wrong command name -> UNEXPECTED_COMMAND; bad
 size/version -> MALFORMED_COMMAND_HELLO/INITIATE/READY/MESSAGE/ERROR (a
 WELCOME of the wrong size is CRYPTOGRAPHIC, as in libzmq); a box that does
-not open or a cookie that does not match -> CRYPTOGRAPHIC; a vouch for
+not open, a cookie that does not match, or a peer's transient key that
+libsodium refuses (a small-order point) -> CRYPTOGRAPHIC; a vouch for
 another C' -> KEY_EXCHANGE; bad metadata -> INVALID_METADATA.
+
+Every libsodium failure is turned into ProtocolError (PyNaCl raises
+``CryptoError``, or its ``RuntimeError`` subclass for a small-order key).
 
 ZAP: ``CurveServer(zap=True)`` raises ``AuthRequest(b"CURVE", [C])`` after
 a fully verified INITIATE and holds READY until ``auth_reply``.  libzmq asks
@@ -211,14 +215,18 @@ class CurveClient(_CurveBase):
         self.public_key = _check_key(public_key, "public key")
         self._secret_key = _check_key(secret_key, "secret key")
         self.server_key = _check_key(server_key, "server key")
+        try:
+            # the HELLO box's key, computed here so that a server key libsodium refuses (a
+            # small-order point) is a configuration error, not a failure inside receive_data
+            self._hello_key = crypto_box_beforenm(self.server_key, self._cn_secret)
+        except CryptoError:
+            raise ValueError("CURVE server key is not a usable Curve25519 public key") from None
 
     def start(self, metadata: bytes) -> list[bytes]:
         self._metadata = metadata
         self._state = _State.WAIT_WELCOME
         short = self._next_nonce()  # 1
-        box = crypto_box(
-            bytes(64), b"CurveZMQHELLO---" + short, self.server_key, self._cn_secret
-        )
+        box = crypto_box_afternm(bytes(64), b"CurveZMQHELLO---" + short, self._hello_key)
         # 72 zero bytes of anti-amplification padding (RFC prose says 70).
         return [b"".join((_HELLO, b"\x01\x00", bytes(72), self._cn_public, short, box))]
 
@@ -250,13 +258,16 @@ class CurveClient(_CurveBase):
             body[24:], b"WELCOME-" + body[8:24], self.server_key, self._cn_secret, "WELCOME"
         )
         server_transient, cookie = plain[:32], plain[32:128]
-        self._precom = crypto_box_beforenm(server_transient, self._cn_secret)
-        # Vouch: proves that the owner of C also owns C' and meant this S.
         vouch_nonce = os.urandom(16)
-        vouch = vouch_nonce + crypto_box(
-            self._cn_public + self.server_key, b"VOUCH---" + vouch_nonce,
-            server_transient, self._secret_key,
-        )
+        try:
+            self._precom = crypto_box_beforenm(server_transient, self._cn_secret)
+            # Vouch: proves that the owner of C also owns C' and meant this S.
+            vouch = vouch_nonce + crypto_box(
+                self._cn_public + self.server_key, b"VOUCH---" + vouch_nonce,
+                server_transient, self._secret_key,
+            )
+        except CryptoError:  # S' is a key libsodium refuses (small order)
+            raise _error("WELCOME carries an unusable S'", Code.ZMTP_CRYPTOGRAPHIC) from None
         short = self._next_nonce()  # 2
         box = crypto_box_afternm(
             self.public_key + vouch + self._metadata, b"CurveZMQINITIATE" + short, self._precom
@@ -339,10 +350,15 @@ class CurveServer(_CurveBase):
             client_transient + self._cn_secret, b"COOKIE--" + cookie_nonce, self._cookie_key
         )
         welcome_nonce = os.urandom(16)
-        box = crypto_box(
-            self._cn_public + cookie, b"WELCOME-" + welcome_nonce, client_transient,
-            self._secret_key,
-        )
+        try:
+            # cannot fail once the HELLO box opened with C' (libsodium refuses small-order
+            # keys in both), but no libsodium error may escape
+            box = crypto_box(
+                self._cn_public + cookie, b"WELCOME-" + welcome_nonce, client_transient,
+                self._secret_key,
+            )
+        except CryptoError:
+            raise _error("HELLO carries an unusable C'", Code.ZMTP_CRYPTOGRAPHIC) from None
         self._state = _State.WAIT_INITIATE
         return _WELCOME + welcome_nonce + box
 
@@ -365,8 +381,8 @@ class CurveServer(_CurveBase):
             raise _error("cookie is not this connection's", Code.ZMTP_CRYPTOGRAPHIC)
         short = body[105:113]
         self._peer_nonce = _U64.unpack(short)[0]
-        self._precom = crypto_box_beforenm(self._client_transient, self._cn_secret)
         try:
+            self._precom = crypto_box_beforenm(self._client_transient, self._cn_secret)
             plain = crypto_box_open_afternm(
                 body[113:], b"CurveZMQINITIATE" + short, self._precom
             )

@@ -506,6 +506,47 @@ def test_message_frame_during_handshake() -> None:
     assert refused(h.b, b"\x00\x05hello") == Code.ZMTP_UNEXPECTED_COMMAND
 
 
+# ----------------------------------------------------- keys libsodium refuses
+
+#: Curve25519 points of small order: libsodium refuses a key agreement with them, and
+#: PyNaCl then raised RuntimeError out of receive_data.
+SMALL_ORDER_POINTS = [
+    bytes(32),
+    (1).to_bytes(32, "little"),
+    bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+    bytes.fromhex("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"),
+]
+SMALL_ORDER_IDS = ["zero", "one", "order8-a", "order8-b"]
+
+
+@pytest.mark.parametrize("point", SMALL_ORDER_POINTS, ids=SMALL_ORDER_IDS)
+def test_welcome_with_small_order_server_transient_key(point: bytes) -> None:
+    # A WELCOME that opens (the peer knows s) but names a small-order S': libsodium refuses
+    # the key agreement; PyNaCl raised RuntimeError out of receive_data.
+    h = Handshake()
+    client_transient = body_of(h.hello)[80:112]
+    nonce = os.urandom(16)
+    box = crypto_box(point + os.urandom(96), b"WELCOME-" + nonce, client_transient, SERVER[1])
+    assert refused(h.a, command(b"\x07WELCOME" + nonce + box)) == Code.ZMTP_CRYPTOGRAPHIC
+
+
+@pytest.mark.parametrize("point", SMALL_ORDER_POINTS, ids=SMALL_ORDER_IDS)
+def test_hello_with_small_order_client_transient_key(point: bytes) -> None:
+    conn = Connection("ROUTER", CurveServer(*SERVER, zap=False))
+    conn.initiate()
+    conn.receive_data(greeting(mechanism=b"CURVE"))
+    hello = (b"\x05HELLO\x01\x00" + bytes(72) + point + (1).to_bytes(8, "big")
+             + os.urandom(80))
+    assert refused(conn, command(hello)) == Code.ZMTP_CRYPTOGRAPHIC
+
+
+@pytest.mark.parametrize("point", SMALL_ORDER_POINTS, ids=SMALL_ORDER_IDS)
+def test_small_order_server_key_is_refused_locally(point: bytes) -> None:
+    # our own configuration, not the peer's fault: ValueError, as for a key of the wrong size
+    with pytest.raises(ValueError):
+        CurveClient(*CLIENT, point)
+
+
 # ------------------------------------------------------------- wrong keys
 
 
