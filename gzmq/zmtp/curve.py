@@ -36,7 +36,11 @@ size/version -> MALFORMED_COMMAND_HELLO/INITIATE/READY/MESSAGE/ERROR (a
 WELCOME of the wrong size is CRYPTOGRAPHIC, as in libzmq); a box that does
 not open, a cookie that does not match, or a peer's transient key that
 libsodium refuses (a small-order point) -> CRYPTOGRAPHIC; a vouch for
-another C' -> KEY_EXCHANGE; bad metadata -> INVALID_METADATA.
+another C' or another S -> KEY_EXCHANGE; bad metadata -> INVALID_METADATA.
+
+Checks stricter than libzmq's: the server checks that the vouch names its own
+long-term key S (RFC 26; libzmq reads only C' from it), so a vouch made out
+for another server cannot be replayed against this one.
 
 Every libsodium failure is turned into ProtocolError (PyNaCl raises
 ``CryptoError``, or its ``RuntimeError`` subclass for a small-order key).
@@ -56,8 +60,8 @@ from typing import Final
 from nacl._sodium import ffi as _ffi
 from nacl._sodium import lib as _sodium
 from nacl.bindings import (
-    crypto_box, crypto_box_beforenm, crypto_box_keypair, crypto_box_open, crypto_secretbox,
-    crypto_secretbox_open,
+    crypto_box, crypto_box_beforenm, crypto_box_keypair, crypto_box_open, crypto_scalarmult_base,
+    crypto_secretbox, crypto_secretbox_open,
 )
 from nacl.exceptions import CryptoError
 
@@ -312,6 +316,7 @@ class CurveServer(_CurveBase):
         self.client_key = b""
         self._client_transient = b""
         self._cookie_key = b""
+        self._own_key = b""  # S as derived from s, once an INITIATE needs it
 
     def start(self, metadata: bytes) -> list[bytes]:
         self._metadata = metadata
@@ -393,7 +398,13 @@ class CurveServer(_CurveBase):
                           self._cn_secret, "vouch")
         if vouch[:32] != self._client_transient:
             raise _error("vouch is for another transient key", Code.ZMTP_KEY_EXCHANGE)
-        # vouch[32:64] should be S; libzmq does not check it, neither do we.
+        # RFC 26: the vouch names the server it was made for. libzmq does not check it; we
+        # do, against S derived from our secret key (the key the client's HELLO was boxed
+        # for), not the configured public key, which libzmq's server never uses.
+        if not self._own_key:
+            self._own_key = crypto_scalarmult_base(self._secret_key)
+        if vouch[32:64] != self._own_key:
+            raise _error("vouch is for another server", Code.ZMTP_KEY_EXCHANGE)
         self.client_key = client_key
         if self.zap:
             self._state = _State.WAIT_ZAP

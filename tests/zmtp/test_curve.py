@@ -367,11 +367,28 @@ def test_vouch_for_another_transient_key() -> None:
     assert refused(h.b, forged_initiate(h, vouch_transient=other)) == Code.ZMTP_KEY_EXCHANGE
 
 
-def test_vouch_server_key_is_not_checked() -> None:
-    # libzmq does not check vouch bytes 32..63 (= S); neither do we.
-    h = Handshake()
-    events = h.b.receive_data(forged_initiate(h, vouch_server=bytes(32)))
-    assert events == [HandshakeComplete(DEALER_PROPS)]
+@pytest.mark.parametrize("named", ["another server", "zeros", "the client itself"])
+@pytest.mark.parametrize("zap", [False, True])
+def test_vouch_must_name_this_server(named: str, zap: bool) -> None:
+    # RFC 26: the vouch box holds C' and S. libzmq never looks at S; we do, so a vouch
+    # made out for another server cannot be replayed here (KEY_EXCHANGE, like a vouch
+    # for another C'), and ZAP is never asked.
+    key = {"another server": crypto_box_keypair()[0], "zeros": bytes(32),
+           "the client itself": CLIENT[0]}[named]
+    h = Handshake(zap=zap)
+    with pytest.raises(ProtocolError) as info:
+        h.b.receive_data(forged_initiate(h, vouch_server=key))
+    assert info.value.code == Code.ZMTP_KEY_EXCHANGE
+    assert info.value.events == []  # no AuthRequest
+    assert h.b.state is ConnectionState.CLOSED and h.b.data_to_send() == b""
+
+
+def test_vouch_is_checked_against_the_key_derived_from_the_secret() -> None:
+    # A server configured with a public key that does not match its secret key still
+    # accepts clients that use the real one (libzmq's server never uses its public key).
+    a = Connection("DEALER", CurveClient(CLIENT[0], CLIENT[1], SERVER[0]))
+    b = Connection("ROUTER", CurveServer(crypto_box_keypair()[0], SERVER[1], zap=False))
+    ConnectionPair(a, b).handshake()
 
 
 # --------------------------------------------------------------- sequence
