@@ -20,6 +20,7 @@ from gevent.event import Event
 from .constants import EINVAL, ENOTSUP, ContextOption, SocketOption
 from .error import ZMQError
 from .socket import Socket
+from .transports import stream
 
 __all__ = ["Context"]
 
@@ -80,6 +81,8 @@ class Context:
             raise ZMQError(ENOTSUP)
         socket_class = socket_class or self._socket_class
         sock = socket_class(self, socket_type, **kwargs)
+        # gzmq only: the bound on accepted connections still in their handshake (0: none)
+        sock.max_pending_handshakes = stream.MAX_PENDING_HANDSHAKES
         for option, value in self.sockopts.items():
             try:
                 sock.setsockopt(option, value)

@@ -2,7 +2,11 @@
 
 - ``Listener``: an accept loop greenlet; each accepted stream gets an Engine in its own
   greenlet. Transient accept errors (EMFILE...) back off from 10 ms to 1 s, as gevent's
-  BaseServer does, instead of spinning.
+  BaseServer does, instead of spinning. A connection flood is bounded (``HandshakeGate``): a
+  socket keeps at most ``max_pending_handshakes`` accepted connections in their handshake
+  (HANDSHAKE_IVL bounds how long each stays there); beyond that, a new connection is closed
+  at accept, before we send a byte, and counted. The loop yields to the hub every
+  ``ACCEPT_BATCH`` connections, so a flood cannot starve the connections already served.
 - ``Connector``: libzmq's "session" for a connect(). It creates the pipe at once, so messages
   sent before the peer exists are queued up to SNDHWM, and keeps it across reconnects. It dials,
   runs an Engine until the connection ends, then waits RECONNECT_IVL (plus jitter, or doubling
@@ -12,15 +16,35 @@
 
 from __future__ import annotations
 
+import errno
 import random
+import socket as stdsocket
+import struct
+import weakref
 from typing import Any, Callable, Optional
 
 import gevent
 from gevent import socket as gsocket
 
 from ..engine import ConnectionOutcome, Engine
+from ..security import log as security_log
 
-__all__ = ["Listener", "Connector", "apply_buffer_sizes"]
+__all__ = ["Listener", "Connector", "apply_buffer_sizes", "HandshakeGate", "handshake_gate",
+           "MAX_PENDING_HANDSHAKES"]
+
+#: Default bound on a socket's accepted connections that are still in their handshake; a
+#: socket's own is its ``max_pending_handshakes`` attribute (0 or None: no bound). Each one
+#: costs an fd and roughly 10-20 KiB (an engine, its greenlet, a ZMTP parser), so 1024 is
+#: about 16 MiB. A legitimate burst (every client of a restarted server reconnecting at once)
+#: needs few slots at a time, as a NULL or PLAIN handshake takes one round trip; clients
+#: closed at accept dial again after RECONNECT_IVL, as libzmq's do.
+MAX_PENDING_HANDSHAKES = 1024
+#: while a socket closes connections at accept, one summary line per this many seconds
+REFUSALS_LOG_INTERVAL = 10.0
+#: the accept loop yields to the hub after this many connections in a row
+ACCEPT_BATCH = 64
+
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 
 def apply_buffer_sizes(stream: gsocket.socket, options: Any) -> None:
@@ -30,6 +54,117 @@ def apply_buffer_sizes(stream: gsocket.socket, options: Any) -> None:
         stream.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_SNDBUF, options.sndbuf)
     if options.rcvbuf >= 0:
         stream.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_RCVBUF, options.rcvbuf)
+
+
+class HandshakeGate:
+    """One per socket, shared by all its listeners: how many accepted connections are still
+    in their handshake (``pending``), and how many were closed at accept because the bound
+    was reached (``refused``, since the socket was made).
+
+    Logging on ``gzmq.security`` is per episode, never per connection: one warning when the
+    bound is first hit, then every ``REFUSALS_LOG_INTERVAL`` s a summary with the count while
+    connections are still being refused, and a last line once a whole interval passed
+    without any (the next refusal then starts a new episode with a new warning).
+    """
+
+    def __init__(self, socket: Any) -> None:
+        self._socket = weakref.ref(socket)
+        self.pending = 0
+        self.refused = 0
+        self._episode_refused = 0  # in the current episode (since its first warning)
+        self._interval_refused = 0  # since the last summary line
+        self._endpoints: set[str] = set()
+        self._timer: Any = None  # the summary timer, during an episode
+
+    @property
+    def limit(self) -> int:
+        """The socket's bound now (0: none)."""
+        socket = self._socket()
+        value = getattr(socket, "max_pending_handshakes", MAX_PENDING_HANDSHAKES)
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, int):
+            return MAX_PENDING_HANDSHAKES  # not a count: ignore it rather than break accept()
+        return max(value, 0)
+
+    def admit(self) -> Optional[Callable[[], None]]:
+        """Take a slot for a new connection; return the function that gives it back (call
+        it any number of times), or None if the bound is reached."""
+        limit = self.limit
+        if limit and self.pending >= limit:
+            return None
+        self.pending += 1
+        taken = [True]
+
+        def release() -> None:
+            if taken:
+                taken.clear()
+                self.pending -= 1
+        return release
+
+    def refuse(self, endpoint: str) -> None:
+        """Count (and log, per episode) one connection closed at accept."""
+        self.refused += 1
+        self._episode_refused += 1
+        self._interval_refused += 1
+        self._endpoints.add(endpoint)
+        if self._timer is not None:
+            return
+        self._interval_refused = 0
+        security_log.warning(
+            "%d connections to %s are in their handshake, the bound (max_pending_handshakes): "
+            "closing new connections at accept until handshakes finish (summary every %g s)",
+            self.pending, endpoint, REFUSALS_LOG_INTERVAL)
+        self._timer = gevent.get_hub().loop.timer(REFUSALS_LOG_INTERVAL, REFUSALS_LOG_INTERVAL,
+                                                  ref=False)
+        self._timer.start(self._summarize)
+
+    def socket_closed(self) -> None:
+        """The socket stopped listening for good: end an episode now, with its last line."""
+        if self._timer is not None:
+            self._summarize()
+
+    def _summarize(self) -> None:
+        """Every REFUSALS_LOG_INTERVAL s of an episode (a timer callback, in the hub)."""
+        endpoints = ", ".join(sorted(self._endpoints))
+        socket = self._socket()
+        if socket is None or socket.closed:
+            security_log.warning(
+                "%s: socket closed; %d connections were closed at accept in its last flood "
+                "(%d since it was made)", endpoints, self._episode_refused, self.refused)
+        elif self._interval_refused:
+            security_log.warning(
+                "%d connections to %s closed at accept in the last %g s (%d in this flood, "
+                "%d since the socket was made); %d handshakes in progress",
+                self._interval_refused, endpoints, REFUSALS_LOG_INTERVAL, self._episode_refused,
+                self.refused, self.pending)
+            self._interval_refused = 0
+            return
+        else:
+            security_log.warning(
+                "%s: no connection closed at accept for %g s; %d were in the flood before "
+                "(%d since the socket was made)", endpoints, REFUSALS_LOG_INTERVAL,
+                self._episode_refused, self.refused)
+        self._end_episode()
+
+    def _end_episode(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer.close()
+            self._timer = None
+        self._episode_refused = self._interval_refused = 0
+        self._endpoints.clear()
+
+
+_GATES: "weakref.WeakKeyDictionary[Any, HandshakeGate]" = weakref.WeakKeyDictionary()
+
+
+def handshake_gate(socket: Any) -> HandshakeGate:
+    """The socket's ``HandshakeGate`` (its pending and refused counts)."""
+    gate = _GATES.get(socket)
+    if gate is None:
+        gate = _GATES[socket] = HandshakeGate(socket)
+    return gate
 
 
 class Listener:
@@ -46,6 +181,7 @@ class Listener:
         self._engines: set[Engine] = set()
         self._greenlet: Optional[gevent.Greenlet] = None
         self._configure = self._find_configure()
+        self._gate = handshake_gate(socket)
 
     def _find_configure(self) -> Callable[[Any, Any], None]:
         from . import ipc, tcp
@@ -56,6 +192,7 @@ class Listener:
 
     def _accept_loop(self) -> None:
         delay = self.min_delay
+        in_a_row = 0
         while True:
             try:
                 stream, _ = self.listening.accept()
@@ -67,17 +204,51 @@ class Listener:
                 delay = min(delay * 2, self.max_delay)
                 continue
             delay = self.min_delay
-            try:
-                self._configure(stream, self.socket._options)
-                peer_address = self._peer_address(stream)
-            except OSError:  # the peer hung up already: nothing to serve
-                stream.close()
-                continue
-            self.socket._emit_event_safely("ACCEPTED", stream.fileno(), self.endpoint)
-            engine = Engine(self.socket, stream, self.endpoint, peer_address)
-            self._engines.add(engine)
-            greenlet = self.socket._lifecycle.spawn(engine.run)
-            greenlet.link(lambda _, engine=engine: self._engines.discard(engine))
+            self._serve(stream)
+            in_a_row += 1
+            if in_a_row >= ACCEPT_BATCH:  # accept() does not yield while the backlog is full
+                in_a_row = 0
+                gevent.sleep(0)
+
+    def _serve(self, stream: gsocket.socket) -> None:
+        release = self._gate.admit()
+        if release is None:
+            self._refuse(stream)
+            return
+        try:
+            self._configure(stream, self.socket._options)
+            peer_address = self._peer_address(stream)
+        except OSError:  # the peer hung up already: nothing to serve
+            release()
+            stream.close()
+            return
+        self.socket._emit_event_safely("ACCEPTED", stream.fileno(), self.endpoint)
+        engine = Engine(self.socket, stream, self.endpoint, peer_address)
+        engine.on_handshake_done = release
+        self._engines.add(engine)
+        greenlet = self.socket._lifecycle.spawn(engine.run)
+        greenlet.link(lambda _, engine=engine: self._engine_ended(engine, release))
+
+    def _engine_ended(self, engine: Engine, release: Callable[[], None]) -> None:
+        # The handshake ended with the engine, however it ended (failure, timeout, hang-up,
+        # the socket closing), if it had not succeeded before.
+        release()
+        self._engines.discard(engine)
+        try:
+            engine.stream.close()  # an engine killed before it ran never closed its stream
+        except OSError:
+            pass
+
+    def _refuse(self, stream: gsocket.socket) -> None:
+        """Too many handshakes in progress: close at once, before sending a byte (with a
+        reset, so that the flood leaves no TIME_WAIT here), and count it."""
+        try:
+            stream.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_LINGER, _RESET_ON_CLOSE)
+        except OSError:
+            pass
+        stream.close()
+        self._gate.refuse(self.endpoint)
+        self.socket._emit_event_safely("ACCEPT_FAILED", errno.EAGAIN, self.endpoint)
 
     def _stop_listening(self) -> None:
         if self._greenlet is not None:
@@ -89,6 +260,8 @@ class Listener:
             fd = -1
         self._cleanup()
         self.socket._emit_event_safely("CLOSED", fd, self.endpoint)
+        if self.socket.closed:
+            self._gate.socket_closed()
 
     def shutdown(self) -> None:
         """Socket closing: take no new peers; accepted connections linger on their own."""
