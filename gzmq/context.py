@@ -4,6 +4,11 @@ A context owns no I/O. ``term()`` does what libzmq's does, cooperatively: every 
 in a socket operation wakes with ``ContextTerminated``; then it waits for every socket to be
 closed and for their lingering messages to be sent (or their LINGER to expire). It never blocks
 the hub, so the greenlets it is waiting for can actually run (zmq.green deadlocks here).
+
+MAX_SOCKETS is enforced as libzmq does: a socket beyond it is EMFILE; the limit is fixed when
+the first socket is made (setting it later changes what ``get`` says, not the limit); a closed
+socket frees its slot at once (libzmq: once its LINGER is over). Monitor sockets count, as in
+libzmq; the ZAP client's socket (``_internal_socket``), which libzmq does not have, does not.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import os
 import threading
 import warnings
 import weakref
+from errno import EMFILE
 from typing import Any, Optional, TypeVar
 
 import gevent
@@ -33,6 +39,21 @@ _CONTEXT_DEFAULTS = {
 }
 
 
+class _SocketTable(weakref.WeakSet):
+    """The open sockets of a context. Adding one takes a MAX_SOCKETS slot (EMFILE if none is
+    left); ``Socket.__init__`` adds itself, so ``Socket(ctx, type)`` is counted too."""
+
+    def __init__(self, context: "Context") -> None:
+        super().__init__()
+        self._context = weakref.ref(context)
+
+    def add(self, item: Any) -> None:
+        context = self._context()
+        if context is not None and item not in self:
+            context._take_slot()
+        super().add(item)
+
+
 class Context:
     """Create sockets with ``ctx.socket(zmq.PUB)``; end with ``term()`` or ``destroy()``."""
 
@@ -43,7 +64,12 @@ class Context:
     _repr_module = "zmq"
 
     def __init__(self, io_threads: int = 1, shadow: Any = 0, **kwargs: Any) -> None:
-        self._sockets: "weakref.WeakSet[Socket]" = weakref.WeakSet()
+        self._sockets: "weakref.WeakSet[Socket]" = _SocketTable(self)
+        #: gzmq's own sockets, which take no MAX_SOCKETS slot (see ``_internal_socket``)
+        self._internal: "weakref.WeakSet[Socket]" = weakref.WeakSet()
+        self._making_internal = False
+        #: MAX_SOCKETS as it was when the first socket was made (libzmq sizes its slots then)
+        self._socket_limit: Optional[int] = None
         self._socket_closed_event = Event()
         self._terminated = False
         self._closed = False
@@ -90,8 +116,29 @@ class Context:
                 pass  # not every default applies to every type (pyzmq ignores these too)
         return sock
 
+    def _internal_socket(self, socket_type: int) -> Socket:
+        """A socket gzmq makes for itself (the ZAP client's DEALER), where libzmq has no
+        socket: it does not count against MAX_SOCKETS."""
+        self._making_internal = True
+        try:
+            sock = self.socket(socket_type)
+        finally:
+            self._making_internal = False
+        self._internal.add(sock)
+        return sock
+
+    def _take_slot(self) -> None:
+        """A socket is being made: EMFILE beyond MAX_SOCKETS, as libzmq's zmq_socket()."""
+        if self._making_internal:
+            return
+        if self._socket_limit is None:
+            self._socket_limit = self._options[ContextOption.MAX_SOCKETS]
+        if len(self._sockets) - len(self._internal) >= self._socket_limit:
+            raise ZMQError(EMFILE)
+
     def _socket_closed(self, sock: Socket) -> None:
         self._sockets.discard(sock)
+        self._internal.discard(sock)
         self._socket_closed_event.set()
 
     def term(self) -> None:
@@ -130,13 +177,19 @@ class Context:
     # --- options ------------------------------------------------------------------------------
 
     def set(self, option: int, optval: int) -> None:
+        """Set a context option. MAX_SOCKETS (>= 1) may be set at any time, but as in libzmq
+        only its value when the first socket is made limits the sockets."""
         try:
             option = ContextOption(option)
         except ValueError:
             raise ZMQError(EINVAL) from None
         if not isinstance(optval, int):
             raise TypeError(f"expected int, got: {optval!r}")
-        self._options[option] = optval
+        if not -(2**31) <= optval < 2**31:
+            raise OverflowError(f"value {optval} does not fit a C int")  # pyzmq's check
+        if option is ContextOption.MAX_SOCKETS and optval < 1:
+            raise ZMQError(EINVAL)
+        self._options[option] = int(optval)
 
     def get(self, option: int) -> int:
         try:

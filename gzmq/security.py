@@ -122,7 +122,7 @@ class ZapClient:
             self._socket.close(linger=0)
         if self._socket is None or self._socket.closed:
             import gevent
-            self._socket = self.context.socket(DEALER)
+            self._socket = self.context._internal_socket(DEALER)  # takes no MAX_SOCKETS slot
             self._socket.linger = 0
             self._socket.connect(ZAP_ENDPOINT)
             self._handler = handler
