@@ -1,0 +1,1 @@
+"""Logging over ZeroMQ: ``gzmq.log.handlers.PUBHandler``; ``python -m gzmq.log`` watches it."""
