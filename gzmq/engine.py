@@ -146,7 +146,8 @@ class Engine:
             raise
         except HandshakeTimeout:
             if not self.auth_refused:
-                socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", errno.ETIMEDOUT,
+                # libzmq reports EAGAIN here (the errno of the moment its timer fires)
+                socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", errno.EAGAIN,
                                           self.endpoint)
             return self._finish(ConnectionOutcome.DISCONNECTED)
         except _DISCONNECT_ERRORS as error:
