@@ -1,0 +1,1 @@
+"""Holds the stand-in ``zmq`` package that gzmq.monkey puts on PYTHONPATH (see zmq/)."""
