@@ -57,8 +57,8 @@ from .errors import LocalProtocolError, ProtocolError, ProtocolErrorCode
 
 __all__ = [
     "FLAG_MORE", "FLAG_LONG", "FLAG_COMMAND", "GREETING_SIZE", "SNIFF_SIZE",
-    "MAX_FRAME_SIZE", "Greeting", "encode_greeting", "check_greeting_prefix",
-    "decode_greeting", "encode_frame_header", "decode_frame_header",
+    "MAX_FRAME_SIZE", "MAX_HANDSHAKE_FRAME", "Greeting", "encode_greeting",
+    "check_greeting_prefix", "decode_greeting", "encode_frame_header", "decode_frame_header",
     "encode_frame", "encode_command", "command_body", "split_command",
     "encode_metadata", "decode_metadata", "ping_body", "parse_ping",
     "pong_body", "error_body", "parse_error_reason", "encode_message",
@@ -76,6 +76,14 @@ SNIFF_SIZE: Final = 11
 #: Largest legal frame size: the LONG size is an unsigned 64-bit field, but
 #: libzmq refuses sizes with the top bit set (they would overflow int64_t).
 MAX_FRAME_SIZE: Final = (1 << 63) - 1
+#: Largest frame accepted before the handshake is complete (a gzmq rule; libzmq has none and
+#: would allocate whatever a header declares, up to ZMQ_MAXMSGSIZE).  The largest real
+#: handshake command is a CURVE INITIATE: 257 bytes + metadata, which libzmq fills with
+#: Socket-Type, Identity (routing id <= 255 bytes) and the ZMQ_METADATA properties; PLAIN's
+#: HELLO is at most 518 bytes.  64 KiB leaves some 63 KiB of application metadata and is
+#: refused at the header, so HTTP, TLS or SSH bytes after a greeting (whose first bytes read
+#: as a LONG size in the exabytes) fail at once.
+MAX_HANDSHAKE_FRAME: Final = 64 * 1024
 #: Longest PING/PONG context (RFC 37; libzmq truncates longer ones).
 MAX_PING_CONTEXT: Final = 16
 

@@ -29,9 +29,14 @@ Phases (``conn.state``)::
   ``auth_reply()`` it still holds our ERROR command, to be flushed.
 
 Receive buffering lives in :class:`~gzmq.zmtp.reader.FrameReader` (O(n) for
-large frames, one copy per body).  Input that is not ``bytes`` (a reused
+large frames, one copy per body; memory grows with the bytes received, never
+with a size a header declares).  Input that is not ``bytes`` (a reused
 ``bytearray``/``memoryview``) is copied on entry, so parts handed out are
 always fresh, immutable ``bytes``.
+
+Hostile input: for any bytes, ``receive_data``/``received_into``/``auth_reply``
+raise nothing but ``ProtocolError`` (``LocalProtocolError`` only for misuse by
+the caller); tests/zmtp/test_fuzz.py checks this with generated input.
 
 Output ordering: ``data_to_send()`` holds protocol output in the order it was
 produced.  Messages are encoded by the caller (``send_message`` /
@@ -46,9 +51,10 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 
 from .codec import (
-    FLAG_COMMAND, FLAG_MORE, GREETING_SIZE, SNIFF_SIZE, check_greeting_prefix,
-    decode_greeting, encode_command, encode_frame, encode_greeting, encode_message,
-    encode_messages_into, encode_metadata, parse_ping, ping_body, pong_body, split_command,
+    FLAG_COMMAND, FLAG_MORE, GREETING_SIZE, MAX_HANDSHAKE_FRAME, SNIFF_SIZE,
+    check_greeting_prefix, decode_greeting, encode_command, encode_frame, encode_greeting,
+    encode_message, encode_messages_into, encode_metadata, parse_ping, ping_body, pong_body,
+    split_command,
 )
 from .errors import LocalProtocolError, ProtocolError, ProtocolErrorCode
 from .events import Cancel, Event, HandshakeComplete, PeerError, Ping, Pong, Subscribe
@@ -66,6 +72,9 @@ class ConnectionState(enum.Enum):
     CLOSED = "CLOSED"
 
 
+#: what the largest command carrying our metadata adds to it (CURVE INITIATE: 257 bytes)
+_LARGEST_COMMAND_OVERHEAD = 257
+
 GREETING = ConnectionState.GREETING
 HANDSHAKE = ConnectionState.HANDSHAKE
 READY = ConnectionState.READY
@@ -82,8 +91,13 @@ class Connection:
         ``Identity`` property iff we are REQ, DEALER or ROUTER, even empty.
     :param metadata: application properties, names starting with ``X-``;
         sent sorted by name after Socket-Type/Identity (libzmq order).
-    :param max_message_size: per-frame limit (``ZMQ_MAXMSGSIZE``); -1 = none.
-    :raises ValueError: a socket type without ZMTP, or bad identity/metadata.
+    :param max_message_size: ``ZMQ_MAXMSGSIZE``, -1 = none: the limit on each frame,
+        *and* on the sum of the frames of a multipart message.  libzmq checks each
+        frame only (an endless run of small MORE frames then grows without bound):
+        bounding the whole message is a deliberate difference.  Frames larger than
+        ``codec.MAX_HANDSHAKE_FRAME`` are refused until the handshake is complete.
+    :raises ValueError: a socket type without ZMTP, or bad identity/metadata
+        (including metadata too large for a handshake command).
     """
 
     def __init__(
@@ -117,6 +131,12 @@ class Connection:
         self._metadata = encode_metadata(
             announced_properties(socket_type, self.identity, metadata or {})
         )
+        if len(self._metadata) + _LARGEST_COMMAND_OVERHEAD > MAX_HANDSHAKE_FRAME:
+            # we would send a command that we (and every gzmq peer) refuse
+            raise ValueError(
+                f"metadata of {len(self._metadata)} bytes does not fit a handshake command"
+                f" ({MAX_HANDSHAKE_FRAME} bytes at most)"
+            )
         self._encrypts = self.mechanism.encrypts
         self._reader = FrameReader(max_message_size)
         self._initiated = False
@@ -300,6 +320,10 @@ class Connection:
         While the body of a large frame is arriving, an engine can ``recv_into`` this
         buffer and then call :meth:`received_into` instead of :meth:`receive_data`: the
         body then crosses memory once. Otherwise use :meth:`receive_data`.
+
+        The buffer grows with the data, never with the size the header declared: it
+        is at most ``2 * max(64 KiB, bytes of the body received so far)`` long (and
+        never past the body's end), so ask again after each :meth:`received_into`.
         """
         if self.state is CLOSED:
             return None
@@ -310,7 +334,11 @@ class Connection:
         they complete (as :meth:`receive_data` would).
 
         :raises ProtocolError: as :meth:`receive_data`.
+        :raises LocalProtocolError: CLOSED, no receive buffer pending, or *count* not
+            within the last :meth:`receive_buffer`.
         """
+        if self.state is CLOSED:
+            raise LocalProtocolError("connection is closed")
         events: list[Event] = []
         try:
             done = self._reader.direct_filled(count)
@@ -449,6 +477,7 @@ class Connection:
         status = mechanism.status
         if status is MechanismStatus.READY:
             self.state = READY
+            self._reader.handshake_done()
             properties = dict(self.peer_properties)
             # ZAP metadata become properties too; on a name clash the ZAP
             # value wins (libzmq inserts ZAP's into its std::map first).

@@ -15,41 +15,121 @@ receive hot path of the whole library, so its rules are about cost:
   - the *pending body*: once a header is known but its body is not complete,
     the received chunks are kept as they are and joined once at the end.  A
     16 MiB frame fed in 64 KiB pieces therefore costs O(n), not O(n^2).
-    A body of ``DIRECT_THRESHOLD`` bytes or more gets its own buffer instead,
-    which the engine may receive into directly (``direct_buffer``): one copy
-    of a large message fewer, and one syscall per kernel-buffer's worth.
+    A body of ``DIRECT_THRESHOLD`` bytes or more is assembled in buffers of
+    its own instead, which the engine may receive into directly
+    (``direct_buffer``): one copy of a large message fewer, and one syscall
+    per kernel-buffer's worth.
 
-* Every frame size is checked against the limit (``ZMQ_MAXMSGSIZE``, and in
-  any case the top bit of the 64-bit size) *before* anything is buffered, so
-  a hostile size never makes us allocate.
+Memory follows the bytes received, never a declared size (a header is a
+claim, not a promise):
+
+* A large body is assembled in *segments* added as the data arrives.  A new
+  segment brings the body's capacity to ``max(64 KiB, twice the bytes
+  received so far)`` (counting the bytes in hand), i.e. it offers a window of
+  ``max(64 KiB, received)`` beyond them, rounded up to a pool size (64 KiB
+  times a power of two).  Until the body completes it holds at most four
+  times the bytes received, or 64 KiB, and ``direct_buffer`` offers at most
+  ``2 * max(64 KiB, received)``.  A 1 MiB body arriving in 256 KiB reads takes
+  two or three windows.
+* Segments are reused across bodies through a pool shared by every
+  connection of the process and capped at ``POOL_LIMIT`` bytes in total,
+  whatever the number of connections: a stream of large messages does not
+  allocate and zero fresh memory for each one, and an idle connection holds
+  nothing.
+* A small pending body (under 64 KiB) keeps the received chunks and joins
+  them once; chunks trickled a few bytes at a time are compacted every 32,
+  so the per-object overhead cannot multiply the bytes received.
+* Every frame size is checked *before* anything is buffered, against a limit
+  that is ``codec.MAX_HANDSHAKE_FRAME`` until the Connection calls
+  :meth:`FrameReader.handshake_done`, and then ``ZMQ_MAXMSGSIZE`` (or only
+  the top bit of the 64-bit size, which libzmq refuses too).
+* With ``max_message_size`` set, the *sum* of the frames of a multipart
+  message is bounded too (libzmq bounds each frame only, so an endless run
+  of small MORE frames would be buffered without limit): a deliberate
+  difference from libzmq.  It costs no extra comparison per frame: the
+  limit checked is the remaining budget of the message in progress, reduced
+  by each MORE frame when a limit is set (an empty MORE frame counts as one
+  byte, so a run of empty frames is bounded too).  Without a limit the
+  frames of a message in progress are not bounded (as in libzmq): they are
+  bytes the peer really sent, and a completed message is then subject to
+  the socket's RCVHWM.
 
 Frames of a multipart message accumulate in ``parts`` until the frame
 without MORE; command frames between them leave ``parts`` alone (libzmq may
-slip a PONG between two frames of a large message, zmtp.md §4).
+slip a PONG between two frames of a large message, zmtp.md §4) and are not
+counted in the message's size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from .codec import FLAG_LONG, FLAG_MORE, MAX_FRAME_SIZE, unpack_u64_from
-from .errors import ProtocolError
+from .codec import FLAG_COMMAND, FLAG_LONG, FLAG_MORE, MAX_FRAME_SIZE, MAX_HANDSHAKE_FRAME
+from .codec import unpack_u64_from
+from .errors import LocalProtocolError, ProtocolError, ProtocolErrorCode
 from .events import Event, Message
 
-__all__ = ["FrameReader", "DIRECT_THRESHOLD"]
+__all__ = ["FrameReader", "DIRECT_THRESHOLD", "POOL_LIMIT", "pooled_bytes"]
 
-#: bodies at least this large are assembled in a buffer the engine can receive into
+#: bodies at least this large are assembled in segments the engine can receive into
 DIRECT_THRESHOLD = 64 * 1024
-#: the largest such buffer kept for the next body of the same size (allocating and zeroing a
-#: fresh one per message cost more than receiving into it)
-SPARE_LIMIT = 16 * 1024 * 1024
+#: the first segment of a large body, and the smallest pool size
+SEGMENT_MIN = 64 * 1024
+#: the largest pooled segment size; larger segments are allocated to the byte, never pooled
+POOL_SEGMENT_MAX = 4 * 1024 * 1024
+#: the most memory the pool holds, for the whole process
+POOL_LIMIT = 16 * 1024 * 1024
+#: a small pending body is joined when it has this many chunks (trickled input)
+_COMPACT_AT = 32
+
+# The pool: segment size (SEGMENT_MIN * 2**k) -> free segments.  list.append/pop are
+# atomic, so OS threads (one hub each) may share it; a race can overshoot POOL_LIMIT by a
+# segment or two, never more.
+_POOL: dict[int, list[bytearray]] = {}
+_size = SEGMENT_MIN
+while _size <= POOL_SEGMENT_MAX:
+    _POOL[_size] = []
+    _size *= 2
+del _size
+
+
+def pooled_bytes() -> int:
+    """Bytes held by the process-wide segment pool (at most ``POOL_LIMIT``)."""
+    return sum(size * len(free) for size, free in _POOL.items())
+
+
+def _segment_size(window: int) -> int:
+    """*window* rounded up to a pool size (if it is not larger than any)."""
+    if window > POOL_SEGMENT_MAX:
+        return window
+    size = SEGMENT_MIN
+    while size < window:
+        size <<= 1
+    return size
+
+
+def _take_segment(size: int) -> bytearray:
+    free = _POOL.get(size)
+    if free:
+        try:
+            return free.pop()
+        except IndexError:  # another thread took it
+            pass
+    return bytearray(size)
+
+
+def _give_back(segments: list[bytearray]) -> None:
+    for segment in segments:
+        free = _POOL.get(len(segment))
+        if free is not None and pooled_bytes() + len(segment) <= POOL_LIMIT:
+            free.append(segment)
 
 
 class FrameReader:
     """Frame splitter with partial-input state (see module docstring)."""
 
-    __slots__ = ("tail", "parts", "pending", "_limit", "_pending_flags", "_pending_need",
-                 "_direct", "_direct_filled", "_spare")
+    __slots__ = ("tail", "parts", "pending", "_limit", "_max", "_bounded", "_budget",
+                 "_pending_flags", "_pending_need", "_segments", "_seg_start", "_filled")
 
     def __init__(self, max_message_size: int = -1) -> None:
         #: Unparsed bytes (partial header or greeting) from the last call.
@@ -58,49 +138,136 @@ class FrameReader:
         self.parts: list[bytes] = []
         #: Chunks of a body whose header has been read, else None.
         self.pending: list[bytes] | None = None
-        # One comparison per frame covers both ZMQ_MAXMSGSIZE and the top bit.
-        self._limit = (
+        #: ZMQ_MAXMSGSIZE, folded with the top-bit rule: one comparison covers both.
+        self._max = (
             min(max_message_size, MAX_FRAME_SIZE) if max_message_size >= 0 else MAX_FRAME_SIZE
         )
+        #: whether the frames of a message in progress are counted (max_message_size set)
+        self._bounded = max_message_size >= 0
+        #: the per-frame limit: handshake-sized until handshake_done()
+        self._limit = min(self._max, MAX_HANDSHAKE_FRAME)
+        #: what the next message frame may weigh: _limit, less the parts of the message in
+        #: progress if _bounded (the only size compared per frame)
+        self._budget = self._limit
         self._pending_flags = 0
         self._pending_need = 0
-        #: the buffer of a large pending body, and how much of it is filled
-        self._direct: bytearray | None = None
-        self._direct_filled = 0
-        self._spare: bytearray | None = None
+        #: the segments of a large pending body (None if none), the body offset where the
+        #: last one starts, and how many bytes of the body are filled
+        self._segments: list[bytearray] | None = None
+        self._seg_start = 0
+        self._filled = 0
+
+    def handshake_done(self) -> None:
+        """Lift the handshake frame limit: from now on ``max_message_size`` applies."""
+        self._limit = self._max
+        self._budget = self._max  # no message frames during the handshake
 
     def reset(self) -> None:
         """Forget everything (the connection is closed)."""
         self.tail = b""
         self.parts = []
         self.pending = None
-        self._direct = None
+        self._segments = None  # not pooled: the engine may still hold a view of one
+
+    def buffered_bytes(self) -> int:
+        """Memory held for the peer's unfinished input: tail, parts of the message in
+        progress and pending body (the allocated segments, filled or not)."""
+        held = len(self.tail) + sum(map(len, self.parts))
+        if self._segments is not None:
+            held += sum(map(len, self._segments))
+        elif self.pending:
+            held += sum(map(len, self.pending))
+        return held
+
+    # ---------------------------------------------------------- large bodies
 
     def direct_buffer(self) -> memoryview | None:
-        """The unfilled rest of a large pending body, to receive into; else None."""
-        if self._direct is None:
+        """Where the next bytes of a large pending body may be written; else None.
+
+        The window is the free part of the current segment, up to the body's end; when
+        the segment is full, a new one is added for a window of ``max(64 KiB, bytes
+        received so far)`` (see the module docstring).
+        """
+        segments = self._segments
+        if segments is None:
             return None
-        return memoryview(self._direct)[self._direct_filled:]
+        segment = segments[-1]
+        offset = self._filled - self._seg_start
+        if offset == len(segment):
+            segment = self._grow(0)
+            offset = 0
+        end = min(len(segment), self._pending_need - self._seg_start)
+        return memoryview(segment)[offset:end]
 
     def direct_filled(self, count: int) -> tuple[int, bytes] | None:
         """``count`` bytes were written into ``direct_buffer()``; ``(flags, body)`` once
-        the body is complete."""
-        direct = self._direct
-        assert direct is not None and 0 < count <= len(direct) - self._direct_filled
-        self._direct_filled += count
-        if self._direct_filled < len(direct):
+        the body is complete.
+
+        :raises LocalProtocolError: no large body pending, or *count* out of the window.
+        """
+        segments = self._segments
+        if segments is None:
+            raise LocalProtocolError("no receive buffer is pending")
+        start = self._seg_start
+        window = min(len(segments[-1]), self._pending_need - start) - (self._filled - start)
+        if not 0 < count <= window:
+            raise LocalProtocolError(f"{count} bytes received into a window of {window}")
+        self._filled += count
+        if self._filled < self._pending_need:
             return None
         return self._finish_direct()
 
+    def _grow(self, in_hand: int) -> bytearray:
+        """Add a segment once the last is full (or for the first bytes): the body's
+        capacity becomes max(64 KiB, twice the bytes received, counting the *in_hand*
+        bytes about to be copied), never more than the body."""
+        segments = self._segments
+        assert segments is not None
+        filled = self._filled
+        received = 2 * (filled + in_hand)
+        window = min(self._pending_need, received if received > SEGMENT_MIN else SEGMENT_MIN)
+        window -= filled
+        segment = _take_segment(_segment_size(window))
+        segments.append(segment)
+        self._seg_start = filled
+        return segment
+
+    def _fill(self, data: bytes, pos: int) -> int:
+        """Copy bytes of *data* from *pos* into the segments; return how many were taken."""
+        segments = self._segments
+        assert segments is not None
+        take = min(len(data) - pos, self._pending_need - self._filled)
+        view = memoryview(data)
+        done = 0
+        while done < take:
+            if segments:
+                segment = segments[-1]
+                offset = self._filled - self._seg_start
+            if not segments or offset == len(segment):
+                segment = self._grow(take - done)
+                offset = 0
+            step = min(take - done, len(segment) - offset)
+            segment[offset:offset + step] = view[pos + done:pos + done + step]
+            done += step
+            self._filled += step
+        return take
+
     def _finish_direct(self) -> tuple[int, bytes]:
-        direct = self._direct
-        assert direct is not None
-        body = bytes(direct)  # the application keeps an immutable copy; the buffer is reused
-        if len(direct) <= SPARE_LIMIT:
-            self._spare = direct
-        self._direct = None
+        segments = self._segments
+        assert segments is not None
+        used = self._pending_need - self._seg_start
+        last = segments[-1]
+        if used == len(last):
+            body = b"".join(segments)
+        else:
+            # the application keeps an immutable copy; the segments are reused
+            body = b"".join([*segments[:-1], memoryview(last)[:used]])
+        self._segments = None
         self.pending = None
+        _give_back(segments)
         return self._pending_flags, body
+
+    # ---------------------------------------------------------- parsing
 
     def finish_pending(self, data: bytes) -> tuple[int, bytes, int] | None:
         """Feed *data* to the pending body.
@@ -108,13 +275,9 @@ class FrameReader:
         Returns ``(flags, body, consumed)`` once the body is complete, or
         ``None`` if all of *data* was absorbed and more is needed.
         """
-        direct = self._direct
-        if direct is not None:
-            filled = self._direct_filled
-            take = min(len(data), len(direct) - filled)
-            direct[filled:filled + take] = memoryview(data)[:take]
-            self._direct_filled = filled + take
-            if self._direct_filled < len(direct):
+        if self._segments is not None:
+            take = self._fill(data, 0)
+            if self._filled < self._pending_need:
                 return None
             flags, body = self._finish_direct()
             return flags, body, take
@@ -123,6 +286,8 @@ class FrameReader:
         need = self._pending_need
         if len(data) < need:
             chunks.append(data)
+            if len(chunks) >= _COMPACT_AT:  # trickled input: bound the objects held
+                chunks[:] = [b"".join(chunks)]
             self._pending_need = need - len(data)
             return None
         chunks.append(data[:need])
@@ -136,7 +301,7 @@ class FrameReader:
         Returns ``None`` if the frame is incomplete; the remainder is then
         stored (tail or pending) and the caller must stop parsing *data*.
 
-        :raises ProtocolError: size over the limit or with the top bit set.
+        :raises ProtocolError: size over a limit (see the module docstring).
         """
         left = len(data) - pos
         if left >= 2:
@@ -148,8 +313,8 @@ class FrameReader:
             else:
                 self.tail = data[pos:]
                 return None
-            if size > self._limit:
-                self._too_large(size)
+            if size > self._limit:  # per frame; add_part() checks the whole message
+                self._check_size(flags, size, self._limit)
             end = start + size
             if end <= len(data):
                 return flags, data[start:end], end
@@ -159,11 +324,22 @@ class FrameReader:
         return None
 
     def add_part(self, flags: int, body: bytes, events: list[Event]) -> None:
-        """Add one message frame; emit the Message when it is the last."""
+        """Add one message frame; emit the Message when it is the last.
+
+        General path: frames that were pending, and decrypted CURVE frames (whose outer
+        frame was checked against the per-frame limit only, since a command may hide in
+        it): this is where their message's budget is checked.
+        """
+        if len(body) > self._budget:
+            self._check_size(0, len(body), self._budget)
         self.parts.append(body)
-        if not flags & FLAG_MORE:
+        if flags & FLAG_MORE:
+            if self._bounded:
+                self._budget -= len(body) or 1
+        else:
             events.append(Message(self.parts))
             self.parts = []
+            self._budget = self._limit
 
     def read_plain(
         self,
@@ -177,11 +353,15 @@ class FrameReader:
         Message frames are assembled here; command bodies go to
         *on_command*.  Deliberately inlines :meth:`next_frame` and
         :meth:`add_part` -- two calls per frame would dominate the cost of
-        small messages.
+        small messages.  Per frame, the only size check is one comparison with
+        the message's remaining budget; only MORE frames update it, and only
+        when a limit is set (an int subtraction allocates: ~20 ns a frame).
         """
         n = len(data)
         parts = self.parts
-        limit = self._limit
+        limit = self._budget  # what the next message frame may weigh
+        full = self._limit
+        bounded = self._bounded
         emit = events.append
         try:
             while True:
@@ -198,7 +378,7 @@ class FrameReader:
                     size = data[pos + 1]
                     start = pos + 2
                 if size > limit:
-                    self._too_large(size)
+                    self._check_size(flags, size, limit)  # raises, unless a command may pass
                 end = start + size
                 if end > n:
                     self._begin_pending(flags, data, start, size)
@@ -207,10 +387,13 @@ class FrameReader:
                     on_command(data[start:end], events)
                 elif flags & 0x01:  # MORE
                     parts.append(data[start:end])
+                    if bounded:  # a limit is set: what is left for the message
+                        limit -= size or 1  # an empty frame counts one byte
                 elif parts:  # last frame of a multipart message
                     parts.append(data[start:end])
                     emit(Message(parts))
                     parts = []
+                    limit = full
                 else:  # single-frame message: the common case, one list build
                     emit(Message([data[start:end]]))
                 pos = end
@@ -218,29 +401,50 @@ class FrameReader:
                 self.tail = data[pos:]
         finally:
             self.parts = parts
+            self._budget = limit
 
     def _begin_pending(self, flags: int, data: bytes, start: int, size: int) -> None:
-        have = len(data) - start
+        self._pending_flags = flags
+        self._pending_need = size
         if size >= DIRECT_THRESHOLD:
-            spare = self._spare
-            if spare is not None and len(spare) == size:
-                self._direct, self._spare = spare, None
-            else:
-                self._direct = bytearray(size)
-            self._direct[:have] = memoryview(data)[start:]
-            self._direct_filled = have
+            self._segments = []
+            self._seg_start = 0
+            self._filled = 0
+            self._fill(data, start)
+            if not self._segments:  # the header ended the input: a first window
+                self._grow(0)
             self.pending = []  # marks "a body is pending" for the Connection
-            self._pending_flags = flags
             return
+        have = len(data) - start
         # data[start:] is data itself when start == 0: no copy for the common
         # "chunk begins exactly at a large body" case.
         self.pending = [data[start:]] if have else []
-        self._pending_flags = flags
         self._pending_need = size - have
 
-    @staticmethod
-    def _too_large(size: int) -> None:
+    def _check_size(self, flags: int, size: int, budget: int) -> None:
+        """*size* is over *budget*, what the message in progress may still weigh: raise,
+        unless it is a command frame within the per-frame limit (commands between the
+        frames of a message do not count)."""
         if size > MAX_FRAME_SIZE:
             raise ProtocolError(f"frame size {size:#x} has the top bit set")
-        # libzmq: EMSGSIZE from the decoder, connection dropped.
-        raise ProtocolError(f"frame of {size} bytes exceeds max_message_size")
+        if size <= self._limit:
+            if flags & FLAG_COMMAND:
+                return
+            # libzmq checks frames only; we check the whole message too (module docstring)
+            raise ProtocolError(
+                f"message of {self._limit - budget + size} bytes or more exceeds"
+                f" max_message_size ({self._max})"
+            )
+        if size > self._max:
+            # libzmq: EMSGSIZE from the decoder, connection dropped.
+            raise ProtocolError(f"frame of {size} bytes exceeds max_message_size")
+        # before the handshake is done (see codec.MAX_HANDSHAKE_FRAME)
+        if flags & FLAG_COMMAND:
+            raise ProtocolError(
+                f"handshake command of {size} bytes (more than {self._limit})",
+                ProtocolErrorCode.ZMTP_MALFORMED_COMMAND_UNSPECIFIED,
+            )
+        raise ProtocolError(
+            f"message frame of {size} bytes during the handshake",
+            ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND,
+        )
