@@ -18,7 +18,8 @@ How they run: one pytest process per test module, under ``python -m gzmq.run --p
 (gevent's ``patch_all()``, then ``import zmq`` is gzmq, in pytest and in every subprocess a
 test starts). Each test is bounded by pytest-timeout (``--test-timeout``, thread method: under
 patch_all its timer is a greenlet, so it fires whenever the hub runs) and each module process
-by ``--module-timeout``; a test that hangs or kills its process is recorded as an error
+by ``--module-timeout``; a watchdog in a real OS thread also ends the process when a test
+runs ``--test-timeout`` + 10 s (the hub itself may be blocked); a test that hangs or kills its process is recorded as an error
 ("hung") and the module is run again without it, so one hang costs one test, not a module.
 The whole run stops starting modules after ``--total-timeout`` seconds.
 
@@ -138,8 +139,42 @@ def _write(record):
 _write({"stubs": STUBS, "zmq": sys.modules["zmq"].__name__})
 
 
+# A watchdog in a real OS thread: pytest-timeout's timer is a greenlet under patch_all and
+# cannot fire while something blocks the hub itself; this one can. A test still running
+# GZMQ_SUITE_HARD_TIMEOUT seconds after it started ends the process (the runner records it
+# as hung and runs the module again without it).
+_HARD = float(os.environ.get("GZMQ_SUITE_HARD_TIMEOUT", "60"))
+_deadline = [None]
+
+
+def _watchdog():
+    import time as _time
+    sleep = _original("time", "sleep")
+    while True:
+        sleep(0.5)
+        deadline = _deadline[0]
+        if deadline is not None and _time.monotonic() > deadline:
+            os.write(2, b"\n*** run_pyzmq_suite watchdog: test still running, hub blocked? "
+                        b"ending the process\n")
+            os._exit(97)
+
+
+def _original(module, name):
+    from gevent import monkey
+    return monkey.get_original(module, name)
+
+
+_original("_thread", "start_new_thread")(_watchdog, ())
+
+
 def pytest_runtest_logstart(nodeid, location):
+    import time as _time
+    _deadline[0] = _time.monotonic() + _HARD
     _write({"start": nodeid})
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    _deadline[0] = None
 
 
 def _message(report):
@@ -204,7 +239,8 @@ def run_module(root: str, module: str, args: argparse.Namespace,
             cmd += ["--deselect", nodeid]
         env = {k: v for k, v in os.environ.items() if k not in ("GZMQ_PATCH_ZMQ",)}
         env.update(PYTHONPATH=os.pathsep.join([REPO, root]), GZMQ_SUITE_RESULTS=log,
-                   ZMQ_TEST_TIMEOUT=str(args.test_timeout * 2), PYTHONDONTWRITEBYTECODE="1")
+                   ZMQ_TEST_TIMEOUT=str(args.test_timeout * 2), PYTHONDONTWRITEBYTECODE="1",
+                   GZMQ_SUITE_HARD_TIMEOUT=str(args.test_timeout + 10))
         budget = max(10.0, min(args.module_timeout, deadline - time.monotonic()))
         try:
             proc = subprocess.run(cmd, cwd=root, env=env, stdin=subprocess.DEVNULL,
