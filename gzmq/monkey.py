@@ -72,6 +72,16 @@ class _AliasLoader(importlib.abc.Loader):
         # spec must keep naming gzmq.x, for pickle, reload, -m and importlib.resources)
         module.__spec__ = self.spec
 
+    # for runpy: ``python -m zmq.curve_keygen`` runs gzmq/curve_keygen.py as __main__
+    def get_code(self, fullname: str) -> Any:
+        return self.spec.loader.get_code(self.spec.name)
+
+    def get_source(self, fullname: str) -> Any:
+        return self.spec.loader.get_source(self.spec.name)
+
+    def is_package(self, fullname: str) -> bool:
+        return hasattr(self.module, "__path__")
+
 
 class _ZmqAliasFinder(importlib.abc.MetaPathFinder):
     """``zmq[.x]`` → the module ``gzmq[.x]``."""

@@ -360,3 +360,18 @@ def test_split_server():
     assert _split_server("alice@example.org:2222") == ("alice", "example.org", 2222)
     user, host, port = _split_server("example.org")
     assert host == "example.org" and port == 22 and user
+
+
+def test_python_dash_m_on_zmq_modules_runs_the_gzmq_ones():
+    """``python -m zmq.curve_keygen`` / ``python -m zmq.log`` in an aliased subprocess."""
+    code = """
+        import json, subprocess, sys
+        keys = subprocess.run([sys.executable, "-m", "zmq.curve_keygen", "--json"],
+                              capture_output=True, text=True, timeout=30)
+        print(sorted(json.loads(keys.stdout)))
+        log = subprocess.run([sys.executable, "-m", "zmq.log", "--help"],
+                             capture_output=True, text=True, timeout=30)
+        print(log.returncode, log.stdout.split()[1:4])
+        """
+    lines = ok(run(["-m", "gzmq.run", "-c", textwrap.dedent(code)])).splitlines()
+    assert lines == ["['public', 'secret']", "0 ['python', '-m', 'gzmq.log']"]
