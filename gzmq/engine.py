@@ -24,7 +24,7 @@ import gevent
 from gevent import socket as gsocket
 
 from . import zmtp
-from .constants import SOCKET_TYPE_NAMES
+from .constants import SOCKET_TYPE_NAMES, Event
 from .handshake import AuthFailure, HandshakeTimeout, PeerClosed, run_handshake
 from .pipe import Pipe, Signal, SubscriptionCommand
 from .security import log as security_log
@@ -110,7 +110,7 @@ class Engine:
         except ValueError as error:  # unusable security options, e.g. CURVE without keys
             security_log.error("cannot start a %s handshake on %s: %s",
                                mechanism_name(socket._options), self.endpoint, error)
-            socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", errno.EINVAL, self.endpoint)
+            socket._emit(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EINVAL, self.endpoint)
             return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
         try:
             events = run_handshake(self)
@@ -123,18 +123,18 @@ class Engine:
                                  self.peer_address or self.endpoint,
                                  self.conn.mechanism.name.decode(), error)
             # libzmq reports it even after the handshake (a bad CURVE MESSAGE, say)
-            socket._emit_event_safely("HANDSHAKE_FAILED_PROTOCOL", error.code, self.endpoint)
+            socket._emit(Event.HANDSHAKE_FAILED_PROTOCOL, error.code, self.endpoint)
             self._send_last_words()
             return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
         except AuthFailure as failure:
             if failure.no_detail_errno:
-                socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", failure.no_detail_errno,
+                socket._emit(Event.HANDSHAKE_FAILED_NO_DETAIL, failure.no_detail_errno,
                                           self.endpoint)
             elif failure.protocol_code:
-                socket._emit_event_safely("HANDSHAKE_FAILED_PROTOCOL", failure.protocol_code,
+                socket._emit(Event.HANDSHAKE_FAILED_PROTOCOL, failure.protocol_code,
                                           self.endpoint)
             elif failure.status is not None and not self.auth_refused:
-                socket._emit_event_safely("HANDSHAKE_FAILED_AUTH", failure.status, self.endpoint)
+                socket._emit(Event.HANDSHAKE_FAILED_AUTH, failure.status, self.endpoint)
             # every refusal is final, "300 try later" included: libzmq 4.3.5's client does not
             # redial after any ERROR, so a refusing server is not hammered with reconnects
             return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
@@ -147,13 +147,13 @@ class Engine:
         except HandshakeTimeout:
             if not self.auth_refused:
                 # libzmq reports EAGAIN here (the errno of the moment its timer fires)
-                socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", errno.EAGAIN,
+                socket._emit(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EAGAIN,
                                           self.endpoint)
             return self._finish(ConnectionOutcome.DISCONNECTED)
         except _DISCONNECT_ERRORS as error:
             if not self.handshake_done and not self._closing:
                 code = getattr(error, "errno", None) or errno.ECONNRESET
-                socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", code, self.endpoint)
+                socket._emit(Event.HANDSHAKE_FAILED_NO_DETAIL, code, self.endpoint)
             return self._finish(ConnectionOutcome.CLOSED if self._closing
                                 else ConnectionOutcome.DISCONNECTED)
         except Exception:  # noqa: BLE001 - a bug (ours or a library's) met on peer input
@@ -165,7 +165,7 @@ class Engine:
                                    self.peer_address or self.endpoint,
                                    self.conn.mechanism.name.decode() if self.conn else "?")
             if not self.handshake_done:
-                socket._emit_event_safely("HANDSHAKE_FAILED_NO_DETAIL", errno.EPROTO,
+                socket._emit(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EPROTO,
                                           self.endpoint)
             return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
         return self._finish(ConnectionOutcome.CLOSED if self._closing
@@ -198,7 +198,7 @@ class Engine:
             # a refused peer (PAIR's second, ROUTER's duplicate identity) stays connected but
             # unheard, as with libzmq, whose tests show it is not adopted later either
             self._attached = lifecycle.attach(pipe)
-        socket._emit_event_safely("HANDSHAKE_SUCCEEDED", 0, self.endpoint)
+        socket._emit(Event.HANDSHAKE_SUCCEEDED, 0, self.endpoint)
         self.last_received = monotonic()
         self._writer = ConnectionWriter(self.stream, self.conn, pipe.outbound,
                                         self._writer_finished)
@@ -265,7 +265,7 @@ class Engine:
         if outcome != ConnectionOutcome.CLOSED:
             # libzmq reports every engine error, handshake failures included, but not the
             # connections its own socket closes
-            socket._emit_event_safely("DISCONNECTED", self.fd, self.endpoint)
+            socket._emit(Event.DISCONNECTED, self.fd, self.endpoint)
         if self._heartbeat is not None:
             self._heartbeat.stop()
         if self._writer is not None:

@@ -19,6 +19,7 @@ from typing import Any, Optional
 import gevent
 
 from . import zmtp
+from .constants import Event
 from .security import ZapClient, ZapReply, log, zap_handler_bound
 
 __all__ = ["run_handshake", "AuthFailure", "HandshakeTimeout", "PeerClosed"]
@@ -141,7 +142,7 @@ def _authenticate(engine: Any, request: zmtp.AuthRequest) -> list[Any]:
     status = int(reply.status_code)
     log.warning("ZAP denied %s (%s): %s %s", peer, mechanism, status,
                 reply.status_text.decode("utf-8", "replace")[:100])
-    socket._emit_event_safely("HANDSHAKE_FAILED_AUTH", status, engine.endpoint)
+    socket._emit(Event.HANDSHAKE_FAILED_AUTH, status, engine.endpoint)
     engine.auth_refused = True
     if status == 300:
         _wait_for_hang_up(engine, None)  # until the handshake timer fires

@@ -30,11 +30,12 @@ import gevent
 from greenlet import getcurrent
 
 from .constants import (
-    DONTWAIT, EADDRINUSE, EINVAL, ENOTSOCK, ENOTSUP, POLLIN, POLLOUT, SNDMORE, SocketOption,
-    SocketType, _OptType,
+    DONTWAIT, EADDRINUSE, EINVAL, ENOTSOCK, ENOTSUP, POLLIN, POLLOUT, SNDMORE, Event,
+    SocketOption, SocketType, _OptType,
 )
 from .error import Again, ContextTerminated, ZMQBindError, ZMQError
 from .frame import Frame, MessageTracker, _FINISHED_TRACKER
+from .monitor import emit as _emit_to_monitor
 from .options import Options, WRITE_ONLY
 from .pipe import Pipe, Signal, pipe_pair
 from .routing import ROUTING
@@ -268,7 +269,7 @@ class Socket:
         try:
             resolved = transports.bind(self, addr, mode)
         except ZMQError as e:
-            self._emit_event_safely("BIND_FAILED", e.errno, addr)
+            self._emit(Event.BIND_FAILED, e.errno, addr)
             raise _with_address(e, addr) from None
         self._last_endpoint = resolved.encode()
         return _EndpointContext(self, resolved, self.unbind)
@@ -575,17 +576,11 @@ class Socket:
     def disable_monitor(self) -> None:
         self.monitor(None, 0)
 
-    def _emit_event(self, event_name: str, value: int, endpoint: str) -> None:
+    def _emit(self, event: Event, value: int, endpoint: str) -> None:
+        """Report ``event`` (with libzmq's value for it) to this socket's monitor, if it has
+        one that wants it. Never raises: a monitor must not break the connection it watches."""
         if self._monitor is not None:
-            from .monitor import emit
-            emit(self, event_name, value, endpoint)
-
-    def _emit_event_safely(self, event_name: str, value: int, endpoint: str) -> None:
-        if self._monitor is not None:
-            try:
-                self._emit_event(event_name, value, endpoint)
-            except ZMQError:
-                pass
+            _emit_to_monitor(self, event, value, endpoint)
 
     # ----------------------------------------------------------------------------------------
     # closing

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..constants import EINVAL, EPROTONOSUPPORT
+from ..constants import EINVAL, EPROTONOSUPPORT, Event
 from ..error import ZMQError
 from . import inproc, ipc, tcp
 from .ipc import GzmqExtensionFileMode
@@ -50,7 +50,7 @@ def bind(socket: Any, url: str, mode: Optional[int] = None) -> str:
     listener = Listener(socket, listening_socket, resolved, module.peer_address, cleanup)
     socket._endpoints.add_bound([url, resolved], listener)
     listener.start()
-    socket._emit_event_safely("LISTENING", listening_socket.fileno(), resolved)
+    socket._emit(Event.LISTENING, listening_socket.fileno(), resolved)
     return resolved
 
 

@@ -26,6 +26,7 @@ from typing import Any, Callable, Optional
 import gevent
 from gevent import socket as gsocket
 
+from ..constants import Event
 from ..engine import ConnectionOutcome, Engine
 from ..security import log as security_log
 
@@ -199,7 +200,7 @@ class Listener:
             except OSError as error:
                 if self.listening.fileno() < 0:
                     return  # closed under us: unbind or socket close
-                self.socket._emit_event_safely("ACCEPT_FAILED", error.errno or 0, self.endpoint)
+                self.socket._emit(Event.ACCEPT_FAILED, error.errno or 0, self.endpoint)
                 gevent.sleep(delay)
                 delay = min(delay * 2, self.max_delay)
                 continue
@@ -222,7 +223,7 @@ class Listener:
             release()
             stream.close()
             return
-        self.socket._emit_event_safely("ACCEPTED", stream.fileno(), self.endpoint)
+        self.socket._emit(Event.ACCEPTED, stream.fileno(), self.endpoint)
         engine = Engine(self.socket, stream, self.endpoint, peer_address)
         engine.on_handshake_done = release
         self._engines.add(engine)
@@ -248,7 +249,7 @@ class Listener:
             pass
         stream.close()
         self._gate.refuse(self.endpoint)
-        self.socket._emit_event_safely("ACCEPT_FAILED", errno.EAGAIN, self.endpoint)
+        self.socket._emit(Event.ACCEPT_FAILED, errno.EAGAIN, self.endpoint)
 
     def _stop_listening(self) -> None:
         if self._greenlet is not None:
@@ -259,7 +260,7 @@ class Listener:
         except OSError:
             fd = -1
         self._cleanup()
-        self.socket._emit_event_safely("CLOSED", fd, self.endpoint)
+        self.socket._emit(Event.CLOSED, fd, self.endpoint)
         if self.socket.closed:
             self._gate.socket_closed()
 
@@ -307,7 +308,7 @@ class Connector:
         options = socket._options
         attempt = 0
         connected_before = False
-        socket._emit_event_safely("CONNECT_DELAYED", 115, self.endpoint)  # EINPROGRESS
+        socket._emit(Event.CONNECT_DELAYED, 115, self.endpoint)  # EINPROGRESS
         while True:
             if self._stopping and not self._has_pending():
                 return
@@ -317,7 +318,7 @@ class Connector:
                 stream = None
             if stream is not None:
                 attempt = 0
-                socket._emit_event_safely("CONNECTED", stream.fileno(), self.endpoint)
+                socket._emit(Event.CONNECTED, stream.fileno(), self.endpoint)
                 engine = self._engine = Engine(
                     socket, stream, self.endpoint, self._peer_address(stream),
                     pipe=self.pipe, engine_pipe=self._engine_pipe,
@@ -334,7 +335,7 @@ class Connector:
                 return
             delay = self._next_delay(attempt, options)
             attempt += 1
-            socket._emit_event_safely("CONNECT_RETRIED", int(delay * 1000), self.endpoint)
+            socket._emit(Event.CONNECT_RETRIED, int(delay * 1000), self.endpoint)
             self.waiting_to_redial = True
             try:
                 gevent.sleep(delay)
