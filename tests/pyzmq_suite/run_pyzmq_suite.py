@@ -36,6 +36,8 @@ Excluded modules (they test something gzmq does not claim to be):
 
 - test_asyncio.py, test_future.py, test_auth.py: zmq.asyncio / zmq._future, and the
   asyncio- and tornado-based authenticators (their tests are coroutines for pytest-asyncio);
+- test_monitor.py: all its tests are coroutines with async fixtures (pytest-asyncio),
+  parametrized over zmq.Context and zmq.asyncio.Context (gzmq's monitor has its own tests);
 - test_ioloop.py, test_zmqstream.py: tornado's IOLoop and ZMQStream (zmq.eventloop);
 - test_cffi_backend.py, test_cython.py, test_ext.py: pyzmq's CFFI and Cython backends and
   building Cython extensions against it (cython_ext.pyx);
@@ -74,6 +76,8 @@ EXCLUDED = {
     "test_asyncio.py": "asyncio (zmq.asyncio)",
     "test_future.py": "asyncio futures (zmq._future)",
     "test_auth.py": "asyncio/tornado authenticators, pytest-asyncio coroutines",
+    "test_monitor.py": "every test is a coroutine with async fixtures (pytest-asyncio), "
+                       "parametrized over zmq.asyncio",
     "test_ioloop.py": "tornado (zmq.eventloop)",
     "test_zmqstream.py": "tornado (zmq.eventloop.zmqstream)",
     "test_cffi_backend.py": "pyzmq's CFFI backend",
