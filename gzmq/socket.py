@@ -36,7 +36,7 @@ from .constants import (
 from .error import Again, ContextTerminated, ZMQBindError, ZMQError
 from .frame import Frame, MessageTracker, _FINISHED_TRACKER
 from .monitor import emit as _emit_to_monitor
-from .options import Options, WRITE_ONLY
+from .options import Options
 from .pipe import Pipe, Signal, pipe_pair
 from .routing import ROUTING
 from . import lifecycle, transports
@@ -71,7 +71,7 @@ class Socket:
             raise ZMQError(EINVAL) from None
         object.__setattr__(self, "context", context)
         object.__setattr__(self, "copy_threshold", 65536)
-        self._options = Options(self._type)
+        self._options = Options(self._type, routing_class.option_defaults)
         self._routing = routing_class(self._options)
         self._recv_signal = Signal()
         self._send_signal = Signal()
@@ -185,8 +185,6 @@ class Socket:
             if not hasattr(self._routing, "subscription_count"):
                 raise ZMQError(EINVAL)
             return self._routing.subscription_count
-        if option in WRITE_ONLY:
-            raise ZMQError(EINVAL)
         return self._options.get(option)
 
     getsockopt = get

@@ -9,9 +9,9 @@ facade can always ask ``readable``/``writable`` directly.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, ClassVar, Mapping, Optional, Union
 
-from ..constants import ENOTSUP
+from ..constants import ENOTSUP, SocketOption
 from ..error import ZMQError
 from ..pipe import Pipe
 
@@ -21,6 +21,8 @@ __all__ = ["Routing"]
 class Routing:
     #: the ZMTP Socket-Type name, e.g. "DEALER"
     socket_type = ""
+    #: option defaults this type's libzmq constructor changes (gzmq.options has the rest)
+    option_defaults: ClassVar[Mapping[SocketOption, Union[int, bytes]]] = {}
     #: ROUTER only learns whom a connect-side pipe leads to after the handshake, so it attaches
     #: such pipes late; every other type attaches at connect() so messages queue up early.
     attach_on_connect = True

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Optional
 
+from ..constants import SocketOption
 from ..error import Again
 from ..pipe import Pipe, SubscriptionCommand
 from .base import Routing
@@ -160,6 +161,8 @@ class XSub(Routing):
     """Fair-queued receive with no local filter; sends go to every publisher."""
 
     socket_type = "XSUB"
+    #: libzmq's XSUB constructor (SUB's too): pending subscriptions are not flushed at close
+    option_defaults = {SocketOption.LINGER: 0}
 
     def __init__(self, options: Any) -> None:
         super().__init__(options)
