@@ -149,11 +149,16 @@ class _CurveBase(Mechanism):
     encrypts = True
     _send_prefix: bytes  # "CurveZMQMESSAGEC" (client) / "...S" (server)
     _recv_prefix: bytes
+    #: Where the transient key pair and the random nonces, cookie key and vouch nonce come
+    #: from.  A test subclass may make them deterministic to replay a recorded conversation
+    #: (tests/zmtp/test_fuzz.py); anywhere else they must stay libsodium's and the OS's.
+    _keypair = staticmethod(crypto_box_keypair)
+    _random = staticmethod(os.urandom)
 
     def __init__(self) -> None:
         super().__init__()
         # Transient key pair (C'/c' or S'/s'), new for every connection.
-        self._cn_public, self._cn_secret = crypto_box_keypair()
+        self._cn_public, self._cn_secret = self._keypair()
         self._precom = b""  # crypto_box_beforenm(peer transient, own transient)
         self._send_nonce = 1  # next short nonce we send
         self._peer_nonce = 1  # last short nonce received (libzmq starts at 1)
@@ -262,7 +267,7 @@ class CurveClient(_CurveBase):
             body[24:], b"WELCOME-" + body[8:24], self.server_key, self._cn_secret, "WELCOME"
         )
         server_transient, cookie = plain[:32], plain[32:128]
-        vouch_nonce = os.urandom(16)
+        vouch_nonce = self._random(16)
         try:
             self._precom = crypto_box_beforenm(server_transient, self._cn_secret)
             # Vouch: proves that the owner of C also owns C' and meant this S.
@@ -349,12 +354,12 @@ class CurveServer(_CurveBase):
         self._client_transient = client_transient
         # Cookie: our per-connection state, sealed under a fresh key K so the
         # client can only echo it back.
-        self._cookie_key = os.urandom(32)
-        cookie_nonce = os.urandom(16)
+        self._cookie_key = self._random(32)
+        cookie_nonce = self._random(16)
         cookie = cookie_nonce + crypto_secretbox(
             client_transient + self._cn_secret, b"COOKIE--" + cookie_nonce, self._cookie_key
         )
-        welcome_nonce = os.urandom(16)
+        welcome_nonce = self._random(16)
         try:
             # cannot fail once the HELLO box opened with C' (libsodium refuses small-order
             # keys in both), but no libsodium error may escape
