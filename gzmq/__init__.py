@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import constants, error
+from . import after_fork  # noqa: F401  (a forked child leaves the parent's sockets alone)
 from . import exit_delivery  # noqa: F401  (its atexit hook delivers what scripts queued)
 from .constants import *  # noqa: F401,F403  (pyzmq re-exports every constant at top level)
 from .constants import ZMQ_VERSION_INFO

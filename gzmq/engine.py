@@ -250,6 +250,18 @@ class Engine:
         """Heartbeat timeout: a network failure, so a connecting socket will reconnect."""
         self._close_stream()
 
+    def abandon(self) -> None:
+        """In a forked child: let go of the parent's connection without touching it.
+
+        Nothing is read, written or reported: the watchers stop and the child's copy of the
+        fd is closed (the parent's copy keeps the connection open, so the peer sees nothing).
+        """
+        self._closing = True
+        for helper in (self._writer, self._heartbeat):
+            if helper is not None:
+                helper.stop()
+        self._close_stream()
+
     def _close_stream(self) -> None:
         reader = self._reader
         if reader is not None:

@@ -149,6 +149,23 @@ class SocketLifecycle:
         """Drop everything still lingering, now."""
         self.group.kill(block=False)
 
+    def abandon_after_fork(self) -> None:
+        """In a forked child: this socket is the parent's. Make it inert at once (libzmq's
+        I/O threads do not survive a fork): its connections and listeners let go of their
+        fds without a byte or an event, and calls on it raise ENOTSOCK. Its greenlets are
+        killed when this hub next runs; those of another thread's hub never run again."""
+        self.socket._closed = True
+        for handle in self.socket._endpoints.handles():
+            abandon = getattr(handle, "abandon", None)
+            if abandon is not None:
+                abandon()
+        for peer in list(self.peers):
+            abandon = getattr(peer, "abandon", None)
+            if abandon is not None:
+                abandon()
+        if self.hub is gevent.get_hub():
+            self.group.kill(block=False)
+
     def _reap(self, timeout: Optional[float]) -> None:
         self.group.join(timeout=timeout)
         self.group.kill(block=True, timeout=1)

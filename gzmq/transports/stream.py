@@ -268,6 +268,16 @@ class Listener:
         """Socket closing: take no new peers; accepted connections linger on their own."""
         self._stop_listening()
 
+    def abandon(self) -> None:
+        """In a forked child: close the child's copy of the listening socket and of each
+        accepted connection; no unlink, no event, nothing sent (the parent still serves)."""
+        try:
+            self.listening.close()
+        except OSError:
+            pass
+        for engine in list(self._engines):
+            engine.abandon()
+
     def close(self) -> None:
         """unbind(): stop listening and drop the connections accepted here."""
         self._stop_listening()
@@ -357,6 +367,12 @@ class Connector:
             self._engine.shutdown()
         elif not self._has_pending() and self._greenlet is not None:
             self._greenlet.kill(block=False)
+
+    def abandon(self) -> None:
+        """In a forked child: never dial again, and let go of the parent's connection."""
+        self._stopping = True
+        if self._engine is not None:
+            self._engine.abandon()
 
     def close(self) -> None:
         """disconnect(): stop now and forget the pipe and what it holds."""
