@@ -7,6 +7,10 @@ and no "safety" polling interval (zmq.green needs 1.33 s and 11.6 s ones).
 
 ``EdgeFD`` emulates libzmq's ZMQ_FD for code that integrates a socket into another loop: an
 fd that becomes readable whenever the socket's state may have changed; reading EVENTS resets it.
+
+This module does not import ``gzmq.socket``: the socket imports it (``Socket.poll`` makes a
+``Poller``, ``ZMQ_FD`` is an ``EdgeFD``). A gzmq socket is recognised by what the poller uses
+of it, its readiness signals (``PollableSocket``); anything else is an fd or has ``fileno()``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import os
 import select as _select_module
 from time import monotonic
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from gevent import get_hub
 from gevent.event import Event
@@ -22,9 +26,38 @@ from gevent.monkey import get_original
 
 from .constants import ENOTSOCK, POLLERR, POLLIN, POLLOUT
 from .error import ContextTerminated, ZMQError
-from .socket import Socket
 
-__all__ = ["Poller", "select", "zmq_poll", "EdgeFD"]
+__all__ = ["Poller", "select", "zmq_poll", "EdgeFD", "PollableSocket"]
+
+
+class Notifier(Protocol):
+    """A socket's readiness signal (``gzmq.pipe.Signal``): calls its watchers on any change."""
+
+    def add_watcher(self, callback: Callable[[], None]) -> None: ...
+
+    def remove_watcher(self, callback: Callable[[], None]) -> None: ...
+
+
+class PollableSocket(Protocol):
+    """What ``Poller`` needs of a gzmq socket."""
+
+    _recv_signal: Notifier  #: notified whenever POLLIN may have changed
+    _send_signal: Notifier  #: notified whenever POLLOUT may have changed
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def context(self) -> Any: ...  # its ``_terminated`` flag ends a poll with ETERM
+
+    def _events(self) -> int: ...  # POLLIN | POLLOUT as they are now
+
+
+def _is_socket(obj: Any) -> bool:
+    """A gzmq socket, as opposed to an fd or an object with ``fileno()`` (which a gzmq socket
+    also has: ZMQ_FD). The attribute is gzmq's own, so a pyzmq socket is an fd here, as
+    before; no isinstance(), so that this module need not import ``gzmq.socket``."""
+    return hasattr(obj, "_recv_signal")
 
 _real_poll = get_original("select", "poll")
 
@@ -54,7 +87,7 @@ class Poller:
         if socket in self._map:
             self.sockets[self._map[socket]] = (socket, flags)
             return
-        if not isinstance(socket, Socket):
+        if not _is_socket(socket):
             _fd_of(socket)  # TypeError early, as pyzmq
         self._map[socket] = len(self.sockets)
         self.sockets.append((socket, flags))
@@ -72,7 +105,7 @@ class Poller:
         ready = []
         fds: dict[int, tuple[Any, int]] = {}
         for socket, flags in self.sockets:
-            if isinstance(socket, Socket):
+            if _is_socket(socket):
                 if socket.context._terminated:
                     raise ContextTerminated()
                 if socket.closed:
@@ -130,7 +163,7 @@ class Poller:
         watchers: list[Any] = []
         loop = get_hub().loop
         for socket, flags in self.sockets:
-            if isinstance(socket, Socket):
+            if _is_socket(socket):
                 for flag, signal in ((POLLIN, socket._recv_signal), (POLLOUT, socket._send_signal)):
                     if flags & flag:
                         signal.add_watcher(callback)
@@ -150,9 +183,6 @@ class Poller:
             else:
                 watcher.stop()
                 watcher.close()
-
-
-Socket._poller_class = Poller
 
 
 def zmq_poll(sockets: list[tuple[Any, int]], timeout: Optional[float] = None) -> list[tuple[Any, int]]:

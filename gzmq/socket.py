@@ -38,6 +38,7 @@ from .frame import Frame, MessageTracker, _FINISHED_TRACKER
 from .monitor import emit as _emit_to_monitor
 from .options import Options
 from .pipe import Pipe, Signal, pipe_pair
+from .poll import Poller
 from .routing import ROUTING
 from . import lifecycle, transports
 
@@ -58,7 +59,8 @@ _SNDMORE = int(SNDMORE)
 class Socket:
     """A ZeroMQ socket. Safe to use from any number of greenlets at once."""
 
-    _poller_class: Any = None  # set by gzmq.poll to its Poller (pyzmq's hook for Socket.poll)
+    #: what ``poll()`` uses (pyzmq's hook: a subclass may poll with its own Poller class)
+    _poller_class: type[Poller] = Poller
 
     def __init__(self, context: Any = None, socket_type: int = -1, **kwargs: Any) -> None:
         if context is None:
@@ -154,13 +156,14 @@ class Socket:
         if option in (SocketOption.SUBSCRIBE, SocketOption.UNSUBSCRIBE):
             if isinstance(optval, str):
                 raise TypeError("unicode not allowed, use setsockopt_string")
-            if not hasattr(self._routing, "subscribe"):
+            routing: Any = self._routing  # SUB and XSUB have subscribe/unsubscribe
+            if not hasattr(routing, "subscribe"):
                 raise ZMQError(EINVAL)
             topic = bytes(memoryview(optval))
             if option == SocketOption.SUBSCRIBE:
-                self._routing.subscribe(topic)
+                routing.subscribe(topic)
             else:
-                self._routing.unsubscribe(topic)
+                routing.unsubscribe(topic)
             return
         self._options.set(option, optval)
 
@@ -559,7 +562,8 @@ class Socket:
             raise ZMQError(ENOTSUP)
         poller = self._poller_class()
         poller.register(self, flags)
-        return dict(poller.poll(timeout)).get(self, 0)
+        ready: dict[Any, int] = dict(poller.poll(timeout))
+        return ready.get(self, 0)
 
     def monitor(self, addr: Optional[Union[str, bytes]], events: int = 0xFFFF) -> None:
         """Publish this socket's events on a PAIR socket bound at ``inproc://`` ``addr``."""
