@@ -2,7 +2,8 @@
 
 ``bind(socket, url)`` / ``connect(socket, url)`` pick the transport by scheme, register a handle
 in the socket's endpoint table and return the resolved endpoint (what LAST_ENDPOINT reports).
-tcp and ipc produce byte streams and share ``stream.Listener`` / ``stream.Connector``; inproc
+tcp and ipc produce byte streams and share ``stream.Listener`` / ``stream.Connector``, which are
+handed the transport object (``base.StreamTransport``) and so never import tcp or ipc; inproc
 cross-wires two sockets with a pipe and has no engine at all. ``bind``'s ``mode`` (a gzmq
 extension) is the file mode of an ipc:// socket file; any other endpoint is EINVAL with it.
 """
@@ -14,12 +15,15 @@ from typing import Any, Optional
 from ..constants import EINVAL, EPROTONOSUPPORT, Event
 from ..error import ZMQError
 from . import inproc, ipc, tcp
+from .base import StreamTransport
 from .ipc import GzmqExtensionFileMode
 from .stream import Connector, Listener
 
-__all__ = ["bind", "connect", "split_url", "GzmqExtensionFileMode"]
+__all__ = ["bind", "connect", "split_url", "GzmqExtensionFileMode", "STREAM_TRANSPORTS"]
 
-_STREAM_TRANSPORTS = {"tcp": tcp, "ipc": ipc}
+#: the byte-stream transports by URL scheme
+STREAM_TRANSPORTS: dict[str, StreamTransport[Any]] = {
+    transport.scheme: transport for transport in (tcp.TRANSPORT, ipc.TRANSPORT)}
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -42,12 +46,9 @@ def bind(socket: Any, url: str, mode: Optional[int] = None) -> str:
                                f"file (mode= is a gzmq extension); {scheme}:// has no file")
     if scheme == "inproc":
         return inproc.bind(socket, address)
-    module = _STREAM_TRANSPORTS[scheme]
-    if scheme == "ipc":
-        listening_socket, resolved, cleanup = ipc.listen(address, socket._options, mode)
-    else:
-        listening_socket, resolved, cleanup = module.listen(address, socket._options)
-    listener = Listener(socket, listening_socket, resolved, module.peer_address, cleanup)
+    transport = STREAM_TRANSPORTS[scheme]
+    listening_socket, resolved, cleanup = transport.listen(address, socket._options, mode)
+    listener = Listener(socket, listening_socket, resolved, transport, cleanup)
     socket._endpoints.add_bound([url, resolved], listener)
     listener.start()
     socket._emit(Event.LISTENING, listening_socket.fileno(), resolved)
@@ -58,10 +59,10 @@ def connect(socket: Any, url: str) -> str:
     scheme, address = split_url(url)
     if scheme == "inproc":
         return inproc.connect(socket, address)
-    module = _STREAM_TRANSPORTS[scheme]
-    target = module.parse_connect_address(address, socket._options)
-    connector = Connector(socket, url, lambda: module.dial(target, socket._options),
-                          module.peer_address)
+    transport = STREAM_TRANSPORTS[scheme]
+    target = transport.parse_connect_address(address, socket._options)
+    connector = Connector(socket, url, lambda: transport.dial(target, socket._options),
+                          transport.peer_address)
     socket._endpoints.add_connected(url, connector)
     connector.start()
     return url

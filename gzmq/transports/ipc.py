@@ -12,6 +12,8 @@
   what is at the path, as the stale-file unlink does; something it cannot replace (a
   directory) is EADDRINUSE, as it is without ``mode``. The process umask is never touched.
 - Peer-Address is ``localhost:<uid>:<gid>:<pid>`` of the peer process (SO_PEERCRED).
+
+``TRANSPORT`` is this module as ``stream.Listener`` and the connect side use it.
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ import shutil
 import socket as stdsocket
 import struct
 import tempfile
-from typing import Annotated, Any, Callable, Optional
+from errno import ENAMETOOLONG
+from typing import Annotated, Any, Optional
 
 from gevent import socket as gsocket
 
-from errno import ENAMETOOLONG
 from ..error import ZMQError
+from ..options import Options
+from .base import Listening, StreamTransport, apply_buffer_sizes
 
 __all__ = ["listen", "parse_connect_address", "dial", "configure_stream", "peer_address",
-           "check_mode", "GzmqExtensionFileMode", "MAX_PATH_LENGTH"]
+           "check_mode", "GzmqExtensionFileMode", "MAX_PATH_LENGTH", "TRANSPORT"]
 
 #: sizeof(sockaddr_un.sun_path) - 1 on Linux (pyzmq's IPC_PATH_MAX_LEN)
 MAX_PATH_LENGTH = 107
@@ -55,8 +59,7 @@ def _socket_address(path: str) -> str:
     return address
 
 
-def listen(path: str, options: Any,
-           mode: Optional[int] = None) -> tuple[gsocket.socket, str, Callable[[], None]]:
+def listen(path: str, options: Options, mode: Optional[int] = None) -> Listening:
     if mode is not None:
         check_mode(mode)
         if path.startswith("@"):
@@ -154,11 +157,11 @@ def _bind_with_mode(listener: gsocket.socket, address: str, mode: int, backlog: 
             pass
 
 
-def parse_connect_address(path: str, options: Any) -> str:
+def parse_connect_address(path: str, options: Options) -> str:
     return _socket_address(path)
 
 
-def dial(address: str, options: Any) -> gsocket.socket:
+def dial(address: str, options: Options) -> gsocket.socket:
     stream = gsocket.socket(stdsocket.AF_UNIX, stdsocket.SOCK_STREAM)
     try:
         stream.connect(address)
@@ -169,9 +172,8 @@ def dial(address: str, options: Any) -> gsocket.socket:
     return stream
 
 
-def configure_stream(stream: gsocket.socket, options: Any) -> None:
+def configure_stream(stream: gsocket.socket, options: Options) -> None:
     """Socket options for every connection, dialled or accepted."""
-    from .stream import apply_buffer_sizes
     apply_buffer_sizes(stream, options)
 
 
@@ -183,3 +185,17 @@ def peer_address(stream: gsocket.socket) -> str:
         return f"localhost:{uid}:{gid}:{pid}"
     except (OSError, AttributeError):
         return ""
+
+
+class IpcTransport:
+    """ipc:// for ``stream.Listener`` and the connect side (a ``base.StreamTransport``)."""
+
+    scheme = "ipc"
+    listen = staticmethod(listen)
+    parse_connect_address = staticmethod(parse_connect_address)
+    dial = staticmethod(dial)
+    configure_stream = staticmethod(configure_stream)
+    peer_address = staticmethod(peer_address)
+
+
+TRANSPORT: StreamTransport[str] = IpcTransport()

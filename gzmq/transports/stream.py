@@ -29,6 +29,7 @@ from gevent import socket as gsocket
 from ..constants import Event
 from ..engine import ConnectionOutcome, Engine
 from ..security import log as security_log
+from .base import StreamTransport, apply_buffer_sizes
 
 __all__ = ["Listener", "Connector", "apply_buffer_sizes", "HandshakeGate", "handshake_gate",
            "MAX_PENDING_HANDSHAKES"]
@@ -46,15 +47,6 @@ REFUSALS_LOG_INTERVAL = 10.0
 ACCEPT_BATCH = 64
 
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
-
-
-def apply_buffer_sizes(stream: gsocket.socket, options: Any) -> None:
-    """SNDBUF/RCVBUF, when set (>= 0), become the kernel's SO_SNDBUF/SO_RCVBUF (libzmq)."""
-    import socket as stdsocket
-    if options.sndbuf >= 0:
-        stream.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_SNDBUF, options.sndbuf)
-    if options.rcvbuf >= 0:
-        stream.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_RCVBUF, options.rcvbuf)
 
 
 class HandshakeGate:
@@ -169,24 +161,22 @@ def handshake_gate(socket: Any) -> HandshakeGate:
 
 
 class Listener:
+    """One bind() of a stream transport: the accept loop, and an Engine per connection."""
+
     min_delay = 0.01  #: first back-off after a failed accept()
     max_delay = 1.0  #: longest back-off after failed accept()s
 
     def __init__(self, socket: Any, listening: gsocket.socket, endpoint: str,
-                 peer_address: Callable[[Any], str], cleanup: Callable[[], None]) -> None:
+                 transport: StreamTransport[Any], cleanup: Callable[[], None]) -> None:
         self.socket = socket
         self.listening = listening
         self.endpoint = endpoint
-        self._peer_address = peer_address
+        self._peer_address = transport.peer_address
+        self._configure = transport.configure_stream
         self._cleanup = cleanup
         self._engines: set[Engine] = set()
         self._greenlet: Optional[gevent.Greenlet] = None
-        self._configure = self._find_configure()
         self._gate = handshake_gate(socket)
-
-    def _find_configure(self) -> Callable[[Any, Any], None]:
-        from . import ipc, tcp
-        return tcp.configure_stream if self.endpoint.startswith("tcp://") else ipc.configure_stream
 
     def start(self) -> None:
         self._greenlet = self.socket._lifecycle.spawn(self._accept_loop)

@@ -6,22 +6,29 @@
 - connect: the name is resolved when dialling, so connect() never blocks on DNS; ``*`` as a
   host or port is EINVAL.
 - Every connection gets TCP_NODELAY; listeners get SO_REUSEADDR (libzmq does both).
+
+``TRANSPORT`` is this module as ``stream.Listener`` and the connect side use it.
 """
 
 from __future__ import annotations
 
 import errno
 import socket as stdsocket
-from typing import Any, Callable, Optional
+from errno import ENODEV
+from typing import Any, Optional
 
 from gevent import socket as gsocket
 
-from errno import ENODEV
-
 from ..constants import EINVAL
 from ..error import ZMQError
+from ..options import Options
+from .base import Listening, StreamTransport, apply_buffer_sizes
 
-__all__ = ["listen", "parse_connect_address", "dial", "configure_stream", "peer_address"]
+__all__ = ["listen", "parse_connect_address", "dial", "configure_stream", "peer_address",
+           "TcpTarget", "TRANSPORT"]
+
+#: what connect() makes of an address for dial(): host, port, whether IPv6 may be used
+TcpTarget = tuple[str, int, bool]
 
 
 def _split_host_port(address: str) -> tuple[str, str]:
@@ -82,14 +89,16 @@ def _resolve_bind_host(host: str, ipv6: bool) -> tuple[int, str]:
     return info[0][0], info[0][4][0]
 
 
-def format_endpoint(family: int, sockaddr: tuple) -> str:
+def format_endpoint(family: int, sockaddr: tuple[Any, ...]) -> str:
     host, port = sockaddr[0], sockaddr[1]
     if family == stdsocket.AF_INET6:
         return f"tcp://[{host}]:{port}"
     return f"tcp://{host}:{port}"
 
 
-def listen(address: str, options: Any) -> tuple[gsocket.socket, str, Callable[[], None]]:
+def listen(address: str, options: Options, mode: Optional[int] = None) -> Listening:
+    if mode is not None:
+        raise ZMQError(EINVAL)  # a socket file's mode: ipc:// only (transports.bind says so)
     host, port = _split_host_port(address)
     family, ip = _resolve_bind_host(host, bool(options.ipv6))
     number = _port_number(port, allow_wildcard=True)
@@ -106,7 +115,7 @@ def listen(address: str, options: Any) -> tuple[gsocket.socket, str, Callable[[]
     return listener, format_endpoint(family, listener.getsockname()), lambda: None
 
 
-def parse_connect_address(address: str, options: Any) -> tuple[str, int, bool]:
+def parse_connect_address(address: str, options: Options) -> TcpTarget:
     if ";" in address:  # "source;destination": the source part is not supported yet
         address = address.split(";", 1)[1]
     host, port = _split_host_port(address)
@@ -115,7 +124,7 @@ def parse_connect_address(address: str, options: Any) -> tuple[str, int, bool]:
     return host, _port_number(port, allow_wildcard=False), bool(options.ipv6)
 
 
-def dial(target: tuple[str, int, bool], options: Any) -> gsocket.socket:
+def dial(target: TcpTarget, options: Options) -> gsocket.socket:
     """Connect a stream to ``target``; raises OSError (the connector retries)."""
     host, port, ipv6 = target
     family = stdsocket.AF_UNSPEC if ipv6 else stdsocket.AF_INET
@@ -144,9 +153,8 @@ def dial(target: tuple[str, int, bool], options: Any) -> gsocket.socket:
     raise last_error
 
 
-def configure_stream(stream: gsocket.socket, options: Any) -> None:
+def configure_stream(stream: gsocket.socket, options: Options) -> None:
     """Socket options for every connection, dialled or accepted."""
-    from .stream import apply_buffer_sizes
     stream.setsockopt(stdsocket.IPPROTO_TCP, stdsocket.TCP_NODELAY, 1)
     apply_buffer_sizes(stream, options)
     if options.tcp_keepalive == 1:
@@ -164,3 +172,17 @@ def peer_address(stream: gsocket.socket) -> str:
         return str(stream.getpeername()[0])
     except OSError:
         return ""
+
+
+class TcpTransport:
+    """tcp:// for ``stream.Listener`` and the connect side (a ``base.StreamTransport``)."""
+
+    scheme = "tcp"
+    listen = staticmethod(listen)
+    parse_connect_address = staticmethod(parse_connect_address)
+    dial = staticmethod(dial)
+    configure_stream = staticmethod(configure_stream)
+    peer_address = staticmethod(peer_address)
+
+
+TRANSPORT: StreamTransport[TcpTarget] = TcpTransport()
