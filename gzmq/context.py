@@ -1,4 +1,4 @@
-"""``Context``: the socket factory, the inproc name registry, and term()/destroy().
+"""``Context``: the socket factory, the holder of the inproc names, and term()/destroy().
 
 A context owns no I/O. ``term()`` does what libzmq's does, cooperatively: every greenlet blocked
 in a socket operation wakes with ``ContextTerminated``; then it waits for every socket to be
@@ -26,20 +26,20 @@ from gevent.event import Event
 from .constants import EINVAL, ENOTSUP, ContextOption, SocketOption
 from .error import ZMQError
 from .socket import Socket
-from .transports import stream
+from .transports import inproc, stream
 
 __all__ = ["Context"]
 
 T = TypeVar("T", bound="Context")
 
-_CONTEXT_DEFAULTS = {
+_CONTEXT_DEFAULTS: dict[int, int] = {
     ContextOption.IO_THREADS: 1, ContextOption.MAX_SOCKETS: 1023,
     ContextOption.SOCKET_LIMIT: 65535, ContextOption.MAX_MSGSZ: 2**31 - 1,
     ContextOption.MSG_T_SIZE: 64,
 }
 
 
-class _SocketTable(weakref.WeakSet):
+class _SocketTable(weakref.WeakSet[Socket]):
     """The open sockets of a context. Adding one takes a MAX_SOCKETS slot (EMFILE if none is
     left); ``Socket.__init__`` adds itself, so ``Socket(ctx, type)`` is counted too."""
 
@@ -47,7 +47,7 @@ class _SocketTable(weakref.WeakSet):
         super().__init__()
         self._context = weakref.ref(context)
 
-    def add(self, item: Any) -> None:
+    def add(self, item: Socket) -> None:
         context = self._context()
         if context is not None and item not in self:
             context._take_slot()
@@ -77,8 +77,8 @@ class Context:
         self._options[ContextOption.IO_THREADS] = io_threads
         #: default options applied to every new socket (pyzmq's ctx.setsockopt / ctx.linger = 0)
         self.sockopts: dict[int, Any] = {}
-        self._inproc: dict[str, Socket] = {}
-        self._inproc_pending: dict[str, list[Any]] = {}
+        #: the inproc:// names; only gzmq.transports.inproc changes them
+        self._inproc = inproc.InprocRegistry()
         self._reapers: set[gevent.Greenlet] = set()
         self._zap_client: Any = None  # gzmq.security.ZapClient, made when a handshake needs ZAP
 
@@ -91,7 +91,7 @@ class Context:
                 instance = cls(io_threads=io_threads)
                 cls._instance = instance
                 cls._instance_pid = os.getpid()
-            return instance  # type: ignore[return-value]
+            return instance
 
     @property
     def closed(self) -> bool:
@@ -106,7 +106,7 @@ class Context:
         if self._closed or self._terminated:
             raise ZMQError(ENOTSUP)
         socket_class = socket_class or self._socket_class
-        sock = socket_class(self, socket_type, **kwargs)
+        sock: Socket = socket_class(self, socket_type, **kwargs)
         # gzmq only: the bound on accepted connections still in their handshake (0: none)
         sock.max_pending_handshakes = stream.MAX_PENDING_HANDSHAKES
         for option, value in self.sockopts.items():

@@ -35,7 +35,7 @@ MECHANISM_NAMES = {NULL: b"NULL", PLAIN: b"PLAIN", CURVE: b"CURVE"}
 
 
 def zap_handler_bound(context: Any) -> bool:
-    handler = context._inproc.get(ZAP_ENDPOINT[len("inproc://"):])
+    handler = context._inproc.bound_socket(ZAP_ENDPOINT[len("inproc://"):])
     return handler is not None and not handler.closed
 
 
@@ -117,7 +117,7 @@ class ZapClient:
     def _ensure_socket(self) -> Any:
         # A handler that was stopped and started again is a new socket: an inproc link to the
         # old one is dead, so connect afresh whenever the bound handler changed.
-        handler = self.context._inproc.get(ZAP_ENDPOINT[len("inproc://"):])
+        handler = self.context._inproc.bound_socket(ZAP_ENDPOINT[len("inproc://"):])
         if self._socket is not None and not self._socket.closed and handler is not self._handler:
             self._socket.close(linger=0)
         if self._socket is None or self._socket.closed:

@@ -7,17 +7,57 @@
 - Routing ids and Socket-Type are exchanged the way a ZMTP handshake would, so a ROUTER sees
   an inproc peer's ROUTING_ID and ``Frame.get('Socket-Type')`` works.
 - Closing one side stops its writing; the other side still reads what was already queued.
+- The names of one Context are an ``InprocRegistry``, which the context holds
+  (``context._inproc``) and only this module changes; others may ask who is bound at a name
+  (``bound_socket``: the ZAP client does).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from ..constants import EADDRINUSE, SOCKET_TYPE_NAMES
 from ..error import ZMQError
 from ..pipe import pipe_pair
 
-__all__ = ["bind", "connect", "InprocLink"]
+__all__ = ["bind", "connect", "InprocLink", "InprocRegistry"]
+
+
+class InprocRegistry:
+    """The inproc names of one Context: the socket bound at each, and the connects made to a
+    name before anyone bound it (their links wait here for the binder to adopt them)."""
+
+    __slots__ = ("_bound", "_pending")
+
+    def __init__(self) -> None:
+        self._bound: dict[str, Any] = {}
+        self._pending: dict[str, list[InprocLink]] = {}
+
+    def bound_socket(self, name: str) -> Optional[Any]:
+        """The socket bound at ``name`` (possibly closed already), or None."""
+        return self._bound.get(name)
+
+    def bind(self, name: str, socket: Any) -> list[InprocLink]:
+        """Register ``socket`` at ``name`` (EADDRINUSE if taken); return the links that
+        were waiting for it."""
+        if name in self._bound:
+            raise ZMQError(EADDRINUSE)
+        self._bound[name] = socket
+        return self._pending.pop(name, [])
+
+    def unbind(self, name: str, socket: Any) -> None:
+        """Forget ``name``, if ``socket`` is still the one bound there."""
+        if self._bound.get(name) is socket:
+            del self._bound[name]
+
+    def wait_for_bind(self, name: str, link: InprocLink) -> None:
+        self._pending.setdefault(name, []).append(link)
+
+    def forget_pending(self, name: str, link: InprocLink) -> None:
+        """``link`` will not be joined after all (its connecter closed or disconnected)."""
+        pending = self._pending.get(name)
+        if pending and link in pending:
+            pending.remove(link)
 
 
 def _sum_hwm(sndhwm: int, rcvhwm: int) -> int:
@@ -95,9 +135,7 @@ class InprocLink:
         self._leave(self.connecter)
 
     def _forget_pending(self) -> None:
-        pending = self.connecter.context._inproc_pending.get(self.name)
-        if pending and self in pending:
-            pending.remove(self)
+        self.connecter.context._inproc.forget_pending(self.name, self)
 
 
 def _type_name(socket: Any) -> bytes:
@@ -112,33 +150,29 @@ class _InprocBinding:
         self.name = name
 
     def close(self) -> None:
-        registry = self.socket.context._inproc
-        if registry.get(self.name) is self.socket:
-            del registry[self.name]
+        self.socket.context._inproc.unbind(self.name, self.socket)
 
     shutdown = close
 
 
 def bind(socket: Any, name: str) -> str:
-    context = socket.context
-    if name in context._inproc:
-        raise ZMQError(EADDRINUSE)
-    context._inproc[name] = socket
+    registry: InprocRegistry = socket.context._inproc
+    waiting = registry.bind(name, socket)
     endpoint = f"inproc://{name}"
     socket._endpoints.add_bound([endpoint], _InprocBinding(socket, name))
-    for link in context._inproc_pending.pop(name, []):
+    for link in waiting:
         link.join(socket)
     return endpoint
 
 
 def connect(socket: Any, name: str) -> str:
-    context = socket.context
+    registry: InprocRegistry = socket.context._inproc
     link = InprocLink(socket, name)
     endpoint = f"inproc://{name}"
     socket._endpoints.add_connected(endpoint, link)
-    binder = context._inproc.get(name)
+    binder = registry.bound_socket(name)
     if binder is not None and not binder.closed:
         link.join(binder)
     else:
-        context._inproc_pending.setdefault(name, []).append(link)
+        registry.wait_for_bind(name, link)
     return endpoint
