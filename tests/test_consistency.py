@@ -19,7 +19,12 @@ from gzmq.routing import ROUTING
 from gzmq.zmtp import sockettypes
 from gzmq.zmtp.errors import ProtocolErrorCode
 
-zmq = pytest.importorskip("zmq")
+
+
+@pytest.fixture(scope="module")
+def zmq() -> Any:
+    """pyzmq, for the tests that compare with it (the others run without it)."""
+    return pytest.importorskip("zmq")
 
 
 # ---- socket types: constants vs zmtp vs routing ----------------------------------------------
@@ -48,7 +53,7 @@ def test_routing_classes_announce_their_own_type() -> None:
         assert routing.socket_type in sockettypes.COMPATIBLE
 
 
-def test_socket_types_match_pyzmq() -> None:
+def test_socket_types_match_pyzmq(zmq: Any) -> None:
     for member in zmq.SocketType:
         assert int(constants.SocketType[member.name]) == int(member), member.name
 
@@ -62,7 +67,7 @@ def test_zmtp_protocol_error_codes_are_the_events_values() -> None:
     assert codes == events
 
 
-def test_events_match_pyzmq() -> None:
+def test_events_match_pyzmq(zmq: Any) -> None:
     theirs = {name: int(member) for name, member in zmq.Event.__members__.items()}
     ours = {name: int(member) for name, member in constants.Event.__members__.items()}
     assert ours == theirs
@@ -82,7 +87,7 @@ def test_v1_events_fit_the_monitor_frame() -> None:
 
 # ---- error numbers: constants vs gzmq.error vs pyzmq ------------------------------------------
 
-def test_errnos_match_pyzmq() -> None:
+def test_errnos_match_pyzmq(zmq: Any) -> None:
     theirs = {name: int(member) for name, member in zmq.Errno.__members__.items()}
     ours = {name: int(member) for name, member in constants.Errno.__members__.items()}
     assert ours == theirs
@@ -92,7 +97,7 @@ def test_errnos_match_pyzmq() -> None:
     ("Again", constants.EAGAIN), ("ContextTerminated", constants.ETERM),
     ("InterruptedSystemCall", std_errno.EINTR),
 ])
-def test_error_classes_carry_their_errno(name: str, number: int) -> None:
+def test_error_classes_carry_their_errno(zmq: Any, name: str, number: int) -> None:
     ours, theirs = getattr(error, name)(), getattr(zmq.error, name)()
     assert ours.errno == number == theirs.errno
     assert isinstance(ours, error.ZMQError)
@@ -100,12 +105,12 @@ def test_error_classes_carry_their_errno(name: str, number: int) -> None:
 
 
 @pytest.mark.parametrize("member", list(constants.Errno), ids=lambda m: m.name)
-def test_error_messages_match_pyzmq(member: constants.Errno) -> None:
+def test_error_messages_match_pyzmq(zmq: Any, member: constants.Errno) -> None:
     assert error.strerror(member) == zmq.strerror(int(member))
     assert str(error.ZMQError(member)) == str(zmq.ZMQError(int(member)))
 
 
-def test_error_class_tree_matches_pyzmq() -> None:
+def test_error_class_tree_matches_pyzmq(zmq: Any) -> None:
     for name in error.__all__:
         ours, theirs = getattr(error, name), getattr(zmq.error, name, None)
         if not isinstance(ours, type):
@@ -118,14 +123,14 @@ def test_error_class_tree_matches_pyzmq() -> None:
 
 # ---- socket options: constants vs the options table vs pyzmq ----------------------------------
 
-def test_option_numbers_match_pyzmq() -> None:
+def test_option_numbers_match_pyzmq(zmq: Any) -> None:
     both = set(zmq.SocketOption.__members__) & set(constants.SocketOption.__members__)
     assert both == set(zmq.SocketOption.__members__)
     for name in both:
         assert int(constants.SocketOption[name]) == int(zmq.SocketOption[name]), name
 
 
-def test_table_rows_are_typed_as_pyzmq_types_them() -> None:
+def test_table_rows_are_typed_as_pyzmq_types_them(zmq: Any) -> None:
     kinds = {"int": int, "int64": int, "bytes": bytes}
     for option, spec in TABLE.items():
         theirs = zmq.SocketOption[option.name]._opt_type.name
