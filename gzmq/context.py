@@ -25,6 +25,7 @@ from gevent.event import Event
 
 from .constants import EINVAL, ENOTSUP, ContextOption, SocketOption
 from .error import ZMQError
+from .io_thread import resolve_io_mode
 from .socket import Socket
 from .transports import inproc, stream
 
@@ -63,7 +64,18 @@ class Context:
     _socket_class = Socket
     _repr_module = "zmq"
 
+    def __new__(cls, *args: Any, io_mode: Optional[str] = None, **kwargs: Any) -> "Context":
+        """``io_mode`` "thread" gives a Context with an I/O thread (``gzmq.threaded``), for
+        programs that do not run a gevent hub; "hub" (the default for code that imports gzmq
+        itself) keeps every socket in the caller's hub. ``io_thread.resolve_io_mode`` has the
+        rule when it is not given."""
+        if cls is Context and resolve_io_mode(io_mode) == "thread":
+            from .threaded import ThreadedContext  # lazy: it subclasses this class
+            cls = ThreadedContext
+        return object.__new__(cls)
+
     def __init__(self, io_threads: int = 1, shadow: Any = 0, **kwargs: Any) -> None:
+        kwargs.pop("io_mode", None)  # taken by __new__
         self._sockets: "weakref.WeakSet[Socket]" = _SocketTable(self)
         #: gzmq's own sockets, which take no MAX_SOCKETS slot (see ``_internal_socket``)
         self._internal: "weakref.WeakSet[Socket]" = weakref.WeakSet()

@@ -12,7 +12,8 @@ this thread's hub is closed with its LINGER and the hub runs until what is queue
 - LINGER bounds each socket as on close(); with LINGER -1 we give up once nothing has been
   written for ``STALL_SECONDS`` (a peer that stopped reading cannot hold the exit forever).
 
-A forked child's copy of a parent's socket has nothing of its own to deliver and does nothing.
+Threaded contexts (``io_thread.py``) are flushed the same way, inside their I/O threads. A
+forked child's copy of a parent's socket has nothing of its own to deliver and does nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from time import monotonic
 
 import gevent
 
+from .io_thread import all_io_threads
 from .lifecycle import SocketLifecycle, all_lifecycles
 
 __all__ = ["deliver_queued_messages", "STALL_SECONDS"]
@@ -78,6 +80,8 @@ def _wait_for(lingering: list[SocketLifecycle]) -> None:
 def _at_exit() -> None:
     try:
         deliver_queued_messages()
+        for io in all_io_threads():  # threaded contexts: their hubs run in their I/O threads
+            io.call(deliver_queued_messages)
     except Exception:  # noqa: BLE001 - never turn an exit into a traceback storm
         log.exception("gzmq could not deliver queued messages at exit")
 

@@ -15,17 +15,20 @@ of it, its readiness signals (``PollableSocket``); anything else is an fd or has
 
 from __future__ import annotations
 
+import itertools
 import os
 import select as _select_module
 from time import monotonic
 from typing import Any, Callable, Optional, Protocol
 
+import gevent
 from gevent import get_hub
 from gevent.event import Event
 from gevent.monkey import get_original
 
 from .constants import ENOTSOCK, POLLERR, POLLIN, POLLOUT
 from .error import ContextTerminated, ZMQError
+from .io_thread import foreign_io_thread
 
 __all__ = ["Poller", "select", "zmq_poll", "EdgeFD", "PollableSocket"]
 
@@ -60,6 +63,10 @@ def _is_socket(obj: Any) -> bool:
     return hasattr(obj, "_recv_signal")
 
 _real_poll = get_original("select", "poll")
+
+#: a poll that finds something ready at once yields to the hub once in this many calls
+READY_POLLS_PER_YIELD = 64
+_ready_polls = itertools.count(1)
 
 
 def _fd_of(obj: Any) -> int:
@@ -137,12 +144,19 @@ class Poller:
 
     def poll(self, timeout: Optional[float] = None) -> list[tuple[Any, int]]:
         """Wait up to ``timeout`` ms (None or negative: forever) for any registered event."""
+        io = foreign_io_thread(socket for socket, _ in self.sockets)
+        if io is not None:  # threaded sockets: their state lives in their I/O thread
+            return io.call(self.poll, timeout)  # type: ignore[no-any-return]
         if timeout is None or timeout < 0:
             deadline = None
         else:
             deadline = monotonic() + timeout / 1000.0
         ready = self._ready_now()
         if ready or (deadline is not None and timeout == 0):
+            if ready and timeout != 0 and not next(_ready_polls) % READY_POLLS_PER_YIELD:
+                # a loop that always finds something ready must still let the other
+                # greenlets run now and then, as threads would be scheduled (pyzmq)
+                gevent.sleep(0)
             return ready
         changed = Event()
         watchers = self._watch(changed.set)

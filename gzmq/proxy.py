@@ -17,6 +17,7 @@ from gevent.event import Event
 
 from .constants import EINVAL
 from .error import ZMQError
+from .io_thread import foreign_io_thread
 
 __all__ = ["proxy", "proxy_steerable", "device"]
 
@@ -57,6 +58,9 @@ def _shuttle_forever(source: Any, destination: Any, capture: Optional[Any], runn
 def proxy_steerable(frontend: Any, backend: Any, capture: Optional[Any] = None,
                     control: Optional[Any] = None) -> None:
     """Shuttle messages both ways until the context ends or the control socket says TERMINATE."""
+    io = foreign_io_thread((frontend, backend))
+    if io is not None:  # threaded sockets: shuttle in their I/O thread
+        return io.call(proxy_steerable, frontend, backend, capture, control)  # type: ignore[no-any-return]
     running = Event()
     running.set()
     forward, backward = _Counters(), _Counters()

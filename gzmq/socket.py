@@ -14,6 +14,8 @@ Theory of operation:
   socket or terminating the context wakes every waiter with ENOTSOCK / ETERM.
 - A send that never blocks still yields to the hub every ``YIELD_EVERY`` messages: without an
   I/O thread, connection writers only run when the user's greenlet lets them (pyzmq #622).
+  A blocking recv that always finds a message does the same, so that other greenlets (a
+  monkey-patched program's "threads") are never starved.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class Socket:
         self._send_signal = Signal()
         self._closed = False
         self._send_count = itertools.count(1)  # (not an attribute write per send)
+        self._recv_count = itertools.count(1)
         self._partial_out: dict[Any, list[bytes]] = {}
         self._partial_in: dict[Any, list[bytes]] = {}
         self._endpoints = lifecycle.EndpointTable()
@@ -410,6 +413,9 @@ class Socket:
                 raise
             msg = self._wait(self._routing.recv_nowait, self._recv_signal,
                              self._options.rcvtimeo)
+        else:
+            if not next(self._recv_count) % YIELD_EVERY and not flags & _DONTWAIT:
+                gevent.sleep(0)  # a blocking recv that never waits still lets others run
         if len(msg) > 1:
             self._partial_in[getcurrent()] = msg[1:]
         return msg[0] if copy else self._frame(msg[0], len(msg) > 1)
@@ -455,11 +461,14 @@ class Socket:
     def _recv_message(self, flags: int) -> list[bytes]:
         recv_nowait = self._routing.recv_nowait
         try:
-            return recv_nowait()
+            msg = recv_nowait()
         except Again:
             if flags & _DONTWAIT:
                 raise
             return self._wait(recv_nowait, self._recv_signal, self._options.rcvtimeo)
+        if not next(self._recv_count) % YIELD_EVERY and not flags & _DONTWAIT:
+            gevent.sleep(0)  # a blocking recv that never waits still lets others run
+        return msg
 
     def _frame(self, data: bytes, more: bool) -> Frame:
         frame = Frame(data)

@@ -66,7 +66,8 @@ def _text(data):
 
 def test_every_example_is_tested():
     tested = {"weather", "hello_world", "pipeline", "chat", "legacy_threads", "curve_pubsub",
-              "green_legacy_app"}  # this one runs under python -m gzmq.run: tests/test_migration.py
+              "green_legacy_app",  # runs under python -m gzmq.run: tests/test_migration.py
+              "plain_threads"}  # runs under python -m gzmq.run: tests/test_plain_programs.py
     assert {p.stem for p in EXAMPLES_DIR.glob("*.py")} == tested
 
 

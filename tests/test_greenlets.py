@@ -454,8 +454,11 @@ def test_tight_pub_loop_lets_subscriber_keep_up(ctx: Any) -> None:
         during = received[0]
     finally:
         reading.kill()
-    # zmq.green #622: the subscriber got ~1K of 136K because the sender never yielded
-    assert during >= 2500, f"subscriber got only {during} of 10000 while the sender ran"
+    # zmq.green #622: the subscriber got ~1K of 136K (0.7%) because the sender never yielded.
+    # How many arrive per yield depends on when the kernel hands the bytes over (between about
+    # 15% and 30% of them here, stable per environment), so the bound is the 10% that tells a
+    # sender that yields from one that does not.
+    assert during >= 1000, f"subscriber got only {during} of 10000 while the sender ran"
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

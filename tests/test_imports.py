@@ -31,6 +31,9 @@ LAZY_CYCLES = {
     ("gzmq.socket", "gzmq.context"):
         "Socket(None, type) uses Context.instance(), as pyzmq allows; the Context makes "
         "sockets (Context._socket_class is pyzmq's hook), so one of the two must be lazy",
+    ("gzmq.context", "gzmq.threaded"):
+        "Context() returns a ThreadedContext (a subclass) in io_mode 'thread', so Context "
+        "must name its own subclass when it is instantiated",
 }
 
 #: modules that are not meant to be imported as gzmq.x (the stand-in ``zmq`` package that
