@@ -1,9 +1,8 @@
 """A script that sends and exits delivers, as with libzmq (issue 7, item 5).
 
-Each case runs a small sender script in a subprocess, with gzmq and with pyzmq (the libzmq
-oracle), against a gzmq PULL in this process. What libzmq delivers, gzmq must deliver; where
-libzmq exits promptly (nobody listening), so must gzmq; and a peer that stopped reading cannot
-hold the exit forever.
+Each case runs a small sender script in a subprocess against a gzmq PULL in this process.
+Everything queued is delivered; where libzmq (pyzmq, the oracle) exits promptly because nobody
+is listening, so must gzmq; and a peer that stopped reading cannot hold the exit forever.
 """
 
 from __future__ import annotations
@@ -75,9 +74,11 @@ def pull(ctx: Any, request: Any, tmp_path: Any) -> Any:
 
 
 @pytest.mark.parametrize("ending", ["close", "sleep", "no-close"])
-@pytest.mark.parametrize("impl", ["gzmq", "pyzmq"])
-def test_a_script_that_sends_and_exits_delivers(pull: Any, impl: str, ending: str) -> None:
-    run_sender(impl, pull.last_endpoint.decode(), ending)
+def test_a_script_that_sends_and_exits_delivers(pull: Any, ending: str) -> None:
+    # pyzmq usually delivers all of them too, but only because its I/O thread wins the race
+    # with the process's exit (it does not term() at exit); it lost some in about one run in
+    # twenty here, so it is no oracle for "all". gzmq delivers them every time.
+    run_sender("gzmq", pull.last_endpoint.decode(), ending)
     received = drain(pull)
     assert [m.split(b":")[0] for m in received] == [b"%d" % i for i in range(COUNT)]
 

@@ -21,6 +21,7 @@ import time
 from typing import Any, Callable, Iterator
 
 import gevent
+import gevent.socket
 import gevent.monkey
 import gevent.subprocess
 import pytest
@@ -204,11 +205,15 @@ def test_no_window_seen_by_a_watcher_thread(ctx: Any, tmp_path: Any) -> None:
 
 def connect_as_nobody(path: str) -> int:
     """Fork; the child drops to uid/gid nobody and connects a raw AF_UNIX socket to ``path``.
-    Returns 0 if it connected, else the errno."""
+    Returns 0 if it connected, else the errno. The child reports through a pipe, not its
+    exit status: gevent's child watcher (installed by any gevent.subprocess use earlier in
+    this process) may reap the child before we can."""
+    readable, writable = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: plain syscalls only, then _exit
         code = 99
         try:
+            os.close(readable)
             signal.alarm(10)
             os.setgroups([])
             os.setgid(NOBODY)
@@ -220,17 +225,23 @@ def connect_as_nobody(path: str) -> int:
             except OSError as e:
                 code = e.errno or 98
         finally:
-            os._exit(code)
-    deadline = time.monotonic() + 15
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
+            try:
+                os.write(writable, b"%d" % code)
+            finally:
+                os._exit(0)
+    os.close(writable)
+    try:
+        gevent.socket.wait_read(readable, timeout=15,
+                                timeout_exc=AssertionError("child did not finish"))
+        report = os.read(readable, 16)
+    finally:
+        os.close(readable)
+        try:
             os.waitpid(pid, 0)
-            raise AssertionError("child did not finish")
-        gevent.sleep(0.01)
+        except ChildProcessError:
+            pass  # reaped by gevent's child watcher already
+    assert report, "child died before reporting"
+    return int(report)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
