@@ -186,11 +186,11 @@ def test_curve_with_certificates_admits_known_client_and_refuses_others(tmp_path
                  "--curve-clients", str(clients), stdin=None)
     try:
         refused = run("req", "--connect", rep.endpoint, "--timeout", "1",
-                      "--curve-server-key", server_public.decode(),
+                      f"--curve-server-key={server_public.decode()}",
                       "--curve-cert", str(strangers / "stranger.key_secret"), stdin="psst\n")
         assert refused.returncode == 3
         admitted = run("req", "--connect", rep.endpoint, "--timeout", "10",
-                       "--curve-server-key", server_public.decode(),
+                       f"--curve-server-key={server_public.decode()}",
                        "--curve-cert", str(clients / "client.key_secret"), stdin="secret\n")
         code, out, err = rep.finish()
     finally:
@@ -204,10 +204,10 @@ def test_curve_with_keys_on_the_command_line():
     from gzmq.zmtp import z85
     public, secret = (k.decode() for k in z85.curve_keypair())
     rep = Server("rep", "--bind", "tcp://127.0.0.1:*", "--echo", "--count", "1",
-                 "--curve-secret-key", secret, stdin=None)
+                 f"--curve-secret-key={secret}", stdin=None)
     try:
         req = run("req", "--connect", rep.endpoint, "--timeout", "10",
-                  "--curve-server-key", public, stdin="ephemeral client keys\n")
+                  f"--curve-server-key={public}", stdin="ephemeral client keys\n")
         rep.finish()
     finally:
         rep.kill()
@@ -250,14 +250,14 @@ def test_monitor_prints_events_live():
 def test_monitor_handshake_failure_and_timeouts():
     from gzmq.zmtp import z85
     public, secret = (k.decode() for k in z85.curve_keypair())
-    rep = Server("rep", "--bind", "tcp://127.0.0.1:*", "--curve-secret-key", secret,
+    rep = Server("rep", "--bind", "tcp://127.0.0.1:*", f"--curve-secret-key={secret}",
                  stdin=None)
     try:
         # a NULL probe against a CURVE server: the handshake fails, and that is printed
         seen = run("monitor", rep.endpoint, "--events", "HANDSHAKE_FAILED_PROTOCOL,"
                    "HANDSHAKE_FAILED_NO_DETAIL,HANDSHAKE_SUCCEEDED,DISCONNECTED",
                    "--count", "1", "--timeout", "10")
-        secure = run("monitor", rep.endpoint, "--curve-server-key", public, "--events",
+        secure = run("monitor", rep.endpoint, f"--curve-server-key={public}", "--events",
                      "HANDSHAKE_SUCCEEDED", "--count", "1", "--timeout", "10")
     finally:
         rep.kill()

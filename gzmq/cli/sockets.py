@@ -73,7 +73,8 @@ def _add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_security_arguments(parser: argparse.ArgumentParser) -> None:
-    curve = parser.add_argument_group("CURVE security")
+    curve = parser.add_argument_group(
+        "CURVE security", "Z85 keys may begin with '-': give them as --curve-...-key=KEY")
     curve.add_argument("--curve-server-key", metavar="Z85",
                        help="the server's public key: makes this a CURVE client")
     curve.add_argument("--curve-public-key", metavar="Z85", help="this end's public key")
