@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import os
 from time import monotonic
 from typing import Any, Callable, Optional
 
 import gevent
+import gevent.os
 import gevent.select
 
 from ..constants import ENOTSOCK, ETERM, PUSH, QUEUE
@@ -308,6 +310,16 @@ class _DeviceProcess(_process_class()):  # type: ignore[misc]
                 return
         # the sentinel closes as the child exits: reaping it takes a moment at most
         super().join(5.0)
+        if self.exitcode is None and self._popen is not None:
+            # gevent's child watcher (installed by any gevent.subprocess use in this process)
+            # may have reaped the child first: multiprocessing then never learns its status,
+            # but gevent's waitpid keeps it
+            try:
+                _, status = gevent.os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if _:
+                self._popen.returncode = os.waitstatus_to_exitcode(status)
 
 
 class ProcessDevice(BackgroundDevice):
