@@ -322,7 +322,7 @@ class Connection:
         body then crosses memory once. Otherwise use :meth:`receive_data`.
 
         The buffer grows with the data, never with the size the header declared: it
-        is at most ``2 * max(64 KiB, bytes of the body received so far)`` long (and
+        is at most ``max(64 KiB, 3 * bytes of the body received so far)`` long (and
         never past the body's end), so ask again after each :meth:`received_into`.
         """
         if self.state is CLOSED:

@@ -27,10 +27,10 @@ claim, not a promise):
   segment brings the body's capacity to ``max(64 KiB, twice the bytes
   received so far)`` (counting the bytes in hand), i.e. it offers a window of
   ``max(64 KiB, received)`` beyond them, rounded up to a pool size (64 KiB
-  times a power of two).  Until the body completes it holds at most four
-  times the bytes received, or 64 KiB, and ``direct_buffer`` offers at most
-  ``2 * max(64 KiB, received)``.  A 1 MiB body arriving in 256 KiB reads takes
-  two or three windows.
+  times a power of two).  Until the body completes it holds at most
+  ``max(64 KiB, 4 * received)``, and ``direct_buffer`` offers at most
+  ``max(64 KiB, 3 * received)`` (both bounds come from the rounding).  A 1 MiB
+  body arriving in 256 KiB reads takes two or three windows.
 * Segments are reused across bodies through a pool shared by every
   connection of the process and capped at ``POOL_LIMIT`` bytes in total,
   whatever the number of connections: a stream of large messages does not

@@ -451,8 +451,8 @@ def test_large_body_received_in_place() -> None:
     received = 1000
     while received < len(body):
         buffer = conn.receive_buffer()
-        # the window grows with the data: never more than what arrived (64 KiB at least)
-        assert buffer is not None and 0 < len(buffer) <= 2 * max(65536, received)
+        # the window grows with the data (64 KiB at least), never with the declared size
+        assert buffer is not None and 0 < len(buffer) <= max(65536, 3 * received)
         step = min(70000, len(buffer))
         buffer[:step] = body[received:received + step]
         received += step

@@ -175,7 +175,7 @@ def test_receive_window_grows_with_the_data() -> None:
     while received < len(body):
         window = conn.receive_buffer()
         assert window is not None
-        assert 0 < len(window) <= 2 * max(64 * KiB, received)
+        assert 0 < len(window) <= max(64 * KiB, 3 * received)
         assert held(conn) <= max(4 * received, 64 * KiB)
         step = min(len(window), len(body) - received, 100_000)
         window[:step] = body[received:received + step]
@@ -185,6 +185,17 @@ def test_receive_window_grows_with_the_data() -> None:
     assert events == [Message([body])] and type(events[0].parts[0]) is bytes
     assert conn.receive_buffer() is None and held(conn) == 0
     assert conn.receive_data(b"\x00\x01x") == [Message([b"x"])]
+
+
+@pytest.mark.parametrize("first", [1, 70_000, 100_000, 250_000])
+def test_receive_window_after_a_large_first_read(first: int) -> None:
+    # the bytes in hand count as received: a window of about as many again, rounded up to
+    # a pool size (the fuzz found the first bound, 2 * max(64 KiB, received), too tight)
+    conn = ready_conn("PULL", b"PUSH")
+    conn.receive_data(long_header(10 * MiB) + b"f" * first)
+    window = conn.receive_buffer()
+    assert window is not None and first <= len(window) <= max(64 * KiB, 3 * first)
+    assert held(conn) <= max(64 * KiB, 4 * first)
 
 
 def test_receive_window_misuse_is_a_local_error() -> None:
