@@ -233,9 +233,11 @@ def test_traffic_protocol_error_reported_like_libzmq(ctx: Any, name: str, code: 
     server.wait_event(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMTP_CODE[code])
 
 
-def test_huge_initiate_metadata_without_maxmsgsize_is_accepted_like_libzmq(ctx: Any) -> None:
-    # without MAXMSGSIZE libzmq takes a 2 MiB property in INITIATE; so do we, and it becomes a
-    # message property
+def test_huge_initiate_metadata_is_refused_at_its_header(ctx: Any) -> None:
+    # libzmq takes a 2 MiB property in INITIATE (without MAXMSGSIZE); gzmq is stricter: until
+    # the handshake is done only handshake-sized frames (64 KiB) are accepted, so the server
+    # refuses at the frame's header, before buffering it (issue 7: memory follows what a peer
+    # has really sent, and nobody unauthenticated may make us hold megabytes)
     server = Server(ctx, maxmsgsize=-1)
     client = RawCurveClient(server.port, server.public)
     try:
@@ -245,12 +247,9 @@ def test_huge_initiate_metadata_without_maxmsgsize_is_accepted_like_libzmq(ctx: 
         huge = b"h" * (2 << 20)
         client.send(command(client.initiate(
             metadata=DEALER_METADATA + metadata_property(b"X-Huge", huge))))
-        client.read_ready()
-        client.send(client.message(b"after a big hello"))
-        assert server.router.poll(2000)
-        identity = server.router.recv(copy=False)
-        assert server.router.recv() == b"after a big hello"
-        assert identity.get("X-Huge") == huge.decode()
+        client.wait_dropped(timeout=2)
+        server.wait_event(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                          ZMTP_CODE["PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED"])
     finally:
         client.close()
     server.serve_honest_client(ctx)
