@@ -272,11 +272,27 @@ def assert_silent(sock, seconds):
     assert not sock.poll(int(seconds * 1000)), "unexpected message %r" % (sock.recv_multipart(),)
 
 
+#: how long the interop tests' gzmq Authenticator waits before it sends a refusal
+REFUSAL_DELAY = 0.3
+
+
 def make_authenticator(ctx):
     """A started ZAP authenticator for `ctx`: gzmq.auth.Authenticator, or for zmq.green pyzmq's
     Authenticator served by a greenlet."""
     if IMPL == "gzmq":
         auth = auth_lib.Authenticator(ctx)
+        send_reply = auth._send_reply
+
+        def refuse_after_a_moment(envelope, reply):
+            # A refused libzmq client loses its pipe with the connection (a protocol error
+            # ends its session), and the tests want to see that client's message go nowhere:
+            # the refusal must come after the client has queued it, which a local ZAP reply
+            # could beat when the machine is loaded.
+            if reply[2] != b"200":
+                gevent.sleep(REFUSAL_DELAY)
+            send_reply(envelope, reply)
+
+        auth._send_reply = refuse_after_a_moment
         auth.start()
         return auth
     import zmq.auth
