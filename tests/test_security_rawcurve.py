@@ -163,11 +163,14 @@ class RawCurveClient(RawPeer):
 
     def initiate(self, metadata: bytes = DEALER_METADATA, cookie: Optional[bytes] = None,
                  vouched_transient: Optional[bytes] = None,
-                 vouch_signer: Optional[bytes] = None) -> bytes:
-        """INITIATE; ``vouch_signer`` is a secret key signing the vouch instead of ours."""
+                 vouch_signer: Optional[bytes] = None,
+                 vouched_server: Optional[bytes] = None) -> bytes:
+        """INITIATE; ``vouch_signer`` is a secret key signing the vouch instead of ours, and
+        ``vouched_server`` the server key the vouch names instead of the real one."""
         vouch_nonce = os.urandom(16)
+        server = self.server_key if vouched_server is None else vouched_server
         vouch = vouch_nonce + crypto_box(
-            (vouched_transient or self.cn_public) + self.server_key, b"VOUCH---" + vouch_nonce,
+            (vouched_transient or self.cn_public) + server, b"VOUCH---" + vouch_nonce,
             self.server_transient, vouch_signer or self.secret)
         short = self._next_nonce()
         box = crypto_box_afternm(self.public + vouch + metadata,
