@@ -9,8 +9,8 @@ whole messages (no ``_more`` / ``_dropping`` / rollback state):
   A pipe whose peer has gone is kept until drained, so nothing that arrived is lost.
 - ``Distributor``: a copy to each chosen pipe; a pipe at its high-water mark misses that message
   (PUB never blocks).
-- ``Subscriptions``: topic prefix → set of pipes (not counted per pipe: the subscriber side
-  counts, and cancels only when its own count drops to zero, as libzmq does).
+- ``Subscriptions`` (``subscriptions.py``): topic prefix → set of pipes, matched in time linear
+  in the message whatever the subscribers sent.
 
 Everything is synchronous and non-blocking; unit-testable with fake pipes.
 """
@@ -21,6 +21,7 @@ from typing import Any, Iterable, Optional
 
 from ..error import Again
 from ..pipe import Pipe
+from .subscriptions import Subscriptions  # its own module; named here beside the strategies
 
 __all__ = ["LoadBalancer", "FairQueue", "Distributor", "Subscriptions"]
 
@@ -168,68 +169,3 @@ class Distributor:
     @staticmethod
     def all_writable(pipes: Iterable[Pipe]) -> bool:
         return all(pipe.writable for pipe in pipes)
-
-
-class Subscriptions:
-    """Publisher-side prefix table: which pipes want a message, by its first frame.
-
-    Matching looks up one slice per *distinct subscription length*, so its cost does not grow
-    with the size of the message nor with the number of subscribers of one topic.
-    """
-
-    __slots__ = ("_by_topic", "_lengths")
-
-    def __init__(self) -> None:
-        self._by_topic: dict[bytes, set[Pipe]] = {}
-        self._lengths: dict[int, int] = {}  # topic length -> number of topics of that length
-
-    def add(self, pipe: Pipe, topic: bytes) -> bool:
-        """Subscribe ``pipe``; True if nobody was subscribed to ``topic`` before."""
-        pipes = self._by_topic.get(topic)
-        if pipes is None:
-            self._by_topic[topic] = {pipe}
-            self._lengths[len(topic)] = self._lengths.get(len(topic), 0) + 1
-            return True
-        pipes.add(pipe)
-        return False
-
-    def remove(self, pipe: Pipe, topic: bytes) -> bool:
-        """Unsubscribe ``pipe``; True if that left ``topic`` with no subscriber at all."""
-        pipes = self._by_topic.get(topic)
-        if pipes is None or pipe not in pipes:
-            return False
-        pipes.discard(pipe)
-        if pipes:
-            return False
-        del self._by_topic[topic]
-        remaining = self._lengths[len(topic)] - 1
-        if remaining:
-            self._lengths[len(topic)] = remaining
-        else:
-            del self._lengths[len(topic)]
-        return True
-
-    def remove_pipe(self, pipe: Pipe) -> list[bytes]:
-        """Drop every subscription of ``pipe``; return the topics left with no subscriber."""
-        orphaned = []
-        for topic in [t for t, pipes in self._by_topic.items() if pipe in pipes]:
-            if self.remove(pipe, topic):
-                orphaned.append(topic)
-        return orphaned
-
-    def match(self, data: bytes) -> set[Pipe]:
-        matched: set[Pipe] = set()
-        size = len(data)
-        by_topic = self._by_topic
-        for length in self._lengths:
-            if length <= size:
-                pipes = by_topic.get(data[:length])
-                if pipes:
-                    matched.update(pipes)
-        return matched
-
-    def topics(self, pipe: Optional[Pipe] = None) -> list[bytes]:
-        return [t for t, pipes in self._by_topic.items() if pipe is None or pipe in pipes]
-
-    def __len__(self) -> int:
-        return len(self._by_topic)
