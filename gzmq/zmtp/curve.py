@@ -82,7 +82,8 @@ def crypto_box_afternm(message: bytes, nonce: bytes, key: bytes) -> bytes:
     out = _ffi.new("unsigned char[]", size)
     if _sodium.crypto_box_easy_afternm(out, message, len(message), nonce, key) != 0:
         raise CryptoError("encryption failed")
-    return _ffi.buffer(out, size)[:]
+    boxed: bytes = _ffi.buffer(out, size)[:]  # cffi is untyped
+    return boxed
 
 
 def crypto_box_open_afternm(box: bytes, nonce: bytes, key: bytes) -> bytes:
@@ -92,7 +93,8 @@ def crypto_box_open_afternm(box: bytes, nonce: bytes, key: bytes) -> bytes:
     out = _ffi.new("unsigned char[]", size or 1)
     if _sodium.crypto_box_open_easy_afternm(out, box, len(box), nonce, key) != 0:
         raise CryptoError("box does not open")
-    return _ffi.buffer(out, size)[:]
+    opened: bytes = _ffi.buffer(out, size)[:]  # cffi is untyped
+    return opened
 
 
 __all__ = ["CurveClient", "CurveServer"]
