@@ -88,8 +88,9 @@ class Poller:
         return socket in self._map
 
     def register(self, socket: Any, flags: int = POLLIN | POLLOUT) -> None:
-        if not flags:
-            self.unregister(socket)
+        if not flags:  # pyzmq: flags 0 unregisters, and is a no-op for an unknown socket
+            if socket in self._map:
+                self.unregister(socket)
             return
         if socket in self._map:
             self.sockets[self._map[socket]] = (socket, flags)
