@@ -49,6 +49,21 @@ def free_port() -> int:
     return int(port)
 
 
+def test_ipc_path_too_long_names_the_limit(ctx: Any, zctx: Any) -> None:
+    path = "ipc://" + "a" * (gzmq.IPC_PATH_MAX_LEN + 1)
+    ours, theirs = ctx.socket(gzmq.PUB), zctx.socket(zmq.PUB)
+    try:
+        with pytest.raises(gzmq.ZMQError) as mine:
+            ours.bind(path)
+        with pytest.raises(zmq.ZMQError) as oracle:
+            theirs.bind(path)
+        assert mine.value.errno == oracle.value.errno
+        assert str(gzmq.IPC_PATH_MAX_LEN) in mine.value.strerror
+        assert mine.value.strerror == oracle.value.strerror
+    finally:
+        theirs.close(linger=0)
+
+
 # --------------------------------------------------------------------------------------------
 # 7. Poller
 

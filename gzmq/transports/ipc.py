@@ -55,8 +55,16 @@ def check_mode(mode: Any) -> None:
 def _socket_address(path: str) -> str:
     address = "\0" + path[1:] if path.startswith("@") else path
     if len(address.encode()) > MAX_PATH_LENGTH:
-        raise ZMQError(ENAMETOOLONG)
+        raise _too_long(path)
     return address
+
+
+def _too_long(path: str) -> ZMQError:
+    """ENAMETOOLONG with pyzmq's message, which names the limit."""
+    return ZMQError(ENAMETOOLONG,
+                    f'ipc path "{path}" is longer than {MAX_PATH_LENGTH} characters '
+                    "(sizeof(sockaddr_un.sun_path)). zmq.IPC_PATH_MAX_LEN constant can be "
+                    "used to check addr length (if it is defined).")
 
 
 def listen(path: str, options: Options, mode: Optional[int] = None) -> Listening:
