@@ -26,7 +26,11 @@ def _main(argv: Optional[Sequence[str]] = None) -> None:
     """``python -m gzmq.curve_keygen [--json] [--secret SECRET]``, output as pyzmq's."""
     from .zmtp import z85
 
-    parser = argparse.ArgumentParser(prog="python3 -m gzmq.curve_keygen", description=__doc__)
+    # the module name it was run as: "zmq.curve_keygen" under gzmq.monkey (python -m
+    # zmq.curve_keygen runs this code with the alias's spec), else "gzmq.curve_keygen"
+    spec = globals().get("__spec__")
+    name = spec.name if spec is not None else "gzmq.curve_keygen"
+    parser = argparse.ArgumentParser(prog=f"python3 -m {name}", description=__doc__)
     parser.add_argument("--json", action="store_true", help="output keys as JSON dict")
     parser.add_argument("--secret", type=str,
                         help="specify secret key to derive a public key")

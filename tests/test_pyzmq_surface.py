@@ -78,3 +78,17 @@ def test_poller_register_zero_flags(ctx: Any, zctx: Any) -> None:
         poller.register(sock, 0)  # registered: unregisters
         assert sock not in poller
         sock.close(linger=0)
+
+
+# --------------------------------------------------------------------------------------------
+# 10. curve_keygen's prog
+
+
+@pytest.mark.parametrize("module, runner", [
+    ("gzmq.curve_keygen", []),
+    ("zmq.curve_keygen", ["-m", "gzmq.run"]),
+])
+def test_curve_keygen_help_names_the_module_it_ran_as(module: str, runner: list[str]) -> None:
+    result = subprocess.run([sys.executable, *runner, "-m", module, "-h"],
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert f"usage: python3 -m {module} " in result.stdout and "--json" in result.stdout
