@@ -36,7 +36,9 @@ from .constants import (
     SocketOption, SocketType, _OptType,
 )
 from .error import Again, ContextTerminated, ZMQBindError, ZMQError
-from .frame import Frame, MessageTracker, _FINISHED_TRACKER
+from .frame import (
+    Frame, MessageTracker, _FINISHED_TRACKER, _copy_threshold, _received, _TrackedMessage,
+)
 from .monitor import emit as _emit_to_monitor
 from .options import Options
 from .pipe import Pipe, Signal, pipe_pair
@@ -64,7 +66,8 @@ class Socket:
     #: what ``poll()`` uses (pyzmq's hook: a subclass may poll with its own Poller class)
     _poller_class: type[Poller] = Poller
 
-    def __init__(self, context: Any = None, socket_type: int = -1, **kwargs: Any) -> None:
+    def __init__(self, context: Any = None, socket_type: int = -1, *,
+                 copy_threshold: Optional[int] = None, **kwargs: Any) -> None:
         if context is None:
             from .context import Context
             context = Context.instance()
@@ -74,7 +77,9 @@ class Socket:
         except (ValueError, KeyError):
             raise ZMQError(EINVAL) from None
         object.__setattr__(self, "context", context)
-        object.__setattr__(self, "copy_threshold", 65536)
+        #: send(copy=False) copies frames smaller than this (pyzmq's zero-copy threshold)
+        object.__setattr__(self, "copy_threshold",
+                           _copy_threshold() if copy_threshold is None else copy_threshold)
         self._options = Options(self._type, routing_class.option_defaults)
         self._routing = routing_class(self._options)
         self._recv_signal = Signal()
@@ -327,10 +332,19 @@ class Socket:
 
     def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False,
              routing_id: Any = None, group: Any = None) -> Optional[MessageTracker]:
-        """Send one frame; with SNDMORE it waits for the rest of the message."""
+        """Send one frame; with SNDMORE it waits for the rest of the message.
+
+        Returns what pyzmq's does: None for a copying send; for ``copy=False`` a
+        MessageTracker (``zmq._FINISHED_TRACKER`` below ``copy_threshold`` bytes, where the
+        frame is copied anyway); for a Frame, ``frame.tracker``. See ``gzmq.frame``."""
         if self._closed:
             raise ZMQError(ENOTSOCK)
-        frame = data if type(data) is bytes else _frame_bytes(data)
+        if type(data) is bytes and copy:
+            frame = data
+        elif copy and not isinstance(data, Frame):
+            frame = _frame_bytes(data)
+        else:
+            return self._send_frame(data, flags, track)
         if flags & _SNDMORE:
             if not type(self._routing).can_send:
                 raise ZMQError(ENOTSUP)  # at the first frame, as libzmq
@@ -339,7 +353,7 @@ class Socket:
                 self._partial_out[getcurrent()] = [frame]
             else:
                 partial.append(frame)
-            return _FINISHED_TRACKER if track else None
+            return None
         parts = self._partial_of(self._partial_out, pop=True) if self._partial_out else None
         if parts is None:
             parts = [frame]
@@ -354,32 +368,81 @@ class Socket:
             self._send_blocking(parts)
         if not next(self._send_count) % YIELD_EVERY:
             gevent.sleep(0)
-        return _FINISHED_TRACKER if track else None
+        return None
+
+    def _prepare(self, data: Any, copy: bool, track: bool) -> tuple[bytes, Any, Any]:
+        """A frame to send: (its bytes, the zero-copy owner it keeps alive or None, what
+        pyzmq's send of it returns)."""
+        if isinstance(data, Frame):
+            if track and not data.tracker:
+                raise ValueError("Not a tracked message")
+            return data._payload(), data._owner, data.tracker
+        if copy:
+            return _frame_bytes(data), None, None
+        if isinstance(data, str):
+            raise TypeError("unicode not allowed, use send_string")
+        view = memoryview(data)
+        if self.copy_threshold and view.nbytes < self.copy_threshold:
+            return bytes(view) if type(data) is not bytes else data, None, _FINISHED_TRACKER
+        frame = Frame(data, track=track, copy=False)
+        return frame._payload(), frame._owner, frame.tracker
+
+    def _send_frame(self, data: Any, flags: int, track: bool) -> Optional[MessageTracker]:
+        """send() of a Frame or with copy=False: a zero-copy frame's owner rides along with
+        its message, so that its tracker is done only once the message has left."""
+        payload, owner, result = self._prepare(data, False, track)
+        if owner is None:
+            self.send(payload, flags)
+            return result  # type: ignore[no-any-return]
+        if flags & _SNDMORE:
+            self.send(payload, flags)
+            current = getcurrent()  # send() filed the message in progress under this greenlet
+            parts = self._partial_out[current]
+            if type(parts) is not _TrackedMessage:
+                parts = self._partial_out[current] = _TrackedMessage(parts)
+            parts.owners.append(owner)
+            return result  # type: ignore[no-any-return]
+        pending = self._partial_of(self._partial_out, pop=True) if self._partial_out else None
+        self._send_message(_tracked(pending, [payload], [owner]), flags)
+        return result  # type: ignore[no-any-return]
 
     def send_multipart(self, msg_parts: Sequence[Any], flags: int = 0, copy: bool = True,
                        track: bool = False, **kwargs: Any) -> Optional[MessageTracker]:
-        """Send a whole message atomically (never interleaved with another greenlet's)."""
+        """Send a whole message atomically (never interleaved with another greenlet's).
+        Returns what ``send`` of the last part would (pyzmq's rule)."""
         frames = []
+        owners: Optional[list[Any]] = None
+        result: Any = None
         for index, part in enumerate(msg_parts):
-            if isinstance(part, (bytes, Frame)):
-                frames.append(part.bytes if isinstance(part, Frame) else part)
+            if type(part) is bytes and copy:
+                frames.append(part)
+                result = None
                 continue
             try:
-                frames.append(_frame_bytes(part))
+                payload, owner, result = self._prepare(part, copy, track)
             except TypeError:
                 raise TypeError(f"Frame {index} ({part!r:.32}) does not support the buffer "
                                 "interface.") from None
+            frames.append(payload)
+            if owner is not None:
+                owners = [owner] if owners is None else owners + [owner]
         if not frames:
             raise ValueError("send_multipart requires at least one frame")
         if flags & _SNDMORE:
             for frame in frames:
                 self.send(frame, _SNDMORE)
-            return _FINISHED_TRACKER if track else None
+            if owners is not None:
+                parts = self._partial_out[getcurrent()]
+                self._partial_out[getcurrent()] = _tracked(parts, (), owners)
+            return result  # type: ignore[no-any-return]
         if self._closed:
             raise ZMQError(ENOTSOCK)
         pending = self._partial_of(self._partial_out, pop=True) if self._partial_out else None
-        self._send_message(pending + frames if pending else frames, flags)
-        return _FINISHED_TRACKER if track else None
+        if owners is not None or type(pending) is _TrackedMessage:
+            self._send_message(_tracked(pending, frames, owners or []), flags)
+        else:
+            self._send_message(pending + frames if pending else frames, flags)
+        return result  # type: ignore[no-any-return]
 
     def _send_message(self, msg: list[bytes], flags: int) -> None:
         try:
@@ -453,6 +516,8 @@ class Socket:
             raise ZMQError(ENOTSOCK)
         rest = self._partial_of(self._partial_in, pop=True) if self._partial_in else None
         msg = rest if rest else self._recv_message(flags)
+        if type(msg) is not list:
+            msg = list(msg)  # a _TrackedMessage (inproc): release it, the message has arrived
         if copy:
             return msg
         last = len(msg) - 1
@@ -471,12 +536,8 @@ class Socket:
         return msg
 
     def _frame(self, data: bytes, more: bool) -> Frame:
-        frame = Frame(data)
-        frame.more = more
         pipe = self._routing.last_pipe
-        if pipe is not None:
-            frame._properties = pipe.properties
-        return frame
+        return _received(data, more, pipe.properties if pipe is not None else {})
 
     def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> int:
         data = self.recv(flags)
@@ -646,6 +707,17 @@ class _EndpointContext:
 
     def __repr__(self) -> str:
         return f"<endpoint {self.addr!r}>"
+
+
+def _tracked(pending: Optional[list[bytes]], frames: Sequence[bytes],
+             owners: list[Any]) -> "_TrackedMessage":
+    """``pending + frames`` as one message that keeps ``owners`` (and pending's) alive."""
+    message = _TrackedMessage(pending or ())
+    message.extend(frames)
+    if type(pending) is _TrackedMessage:
+        message.owners.extend(pending.owners)
+    message.owners.extend(owners)
+    return message
 
 
 def _as_option(option: int) -> SocketOption:

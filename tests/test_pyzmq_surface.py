@@ -49,6 +49,197 @@ def free_port() -> int:
     return int(port)
 
 
+# --------------------------------------------------------------------------------------------
+# 5. Frame
+
+
+def test_frame_bytes_and_buffer_are_cached(ctx: Any) -> None:
+    frame = gzmq.Frame(b"x" * 100)
+    data = frame.bytes
+    assert data is frame.bytes and data == b"x" * 100
+    view = frame.buffer
+    assert isinstance(view, memoryview) and view is frame.buffer
+    source = b"y" * 100
+    assert gzmq.Frame(source).bytes is not source  # pyzmq copies
+
+
+def test_frame_zero_copy_shares_memory_as_pyzmq() -> None:
+    for lib in (gzmq, zmq):
+        data = bytearray(b"abc" * 40000)
+        frame = lib.Frame(data, copy=False)
+        data[0] = ord("z")
+        assert bytes(frame.buffer[:3]) == b"zbc", lib
+        copied = lib.Frame(data, copy=True)
+        data[0] = ord("a")
+        assert bytes(copied.buffer[:3]) == b"zbc", lib
+        view_frame = lib.Frame(memoryview(data)[3:9], copy=False)
+        assert bytes(view_frame.buffer) == b"abcabc" and len(view_frame) == 6, lib
+
+
+BAD_FRAMES = {
+    "int": lambda lib: lib.Frame(5),
+    "object": lambda lib: lib.Frame(object()),
+    "str": lambda lib: lib.Frame("str"),
+    "not contiguous": lambda lib: lib.Frame(memoryview(bytearray(10))[::2]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FRAMES))
+def test_bad_frame_data_errors_match_pyzmq(case: str) -> None:
+    assert outcome(BAD_FRAMES[case], gzmq) == outcome(BAD_FRAMES[case], zmq)
+
+
+@pytest.mark.parametrize("size", [0, 9, 16, 17, 20, 2000, 2_000_000])
+def test_frame_str_and_repr_match_pyzmq(size: int) -> None:
+    data = b"x" * size
+    assert str(gzmq.Frame(data)) == str(zmq.Frame(data))
+    assert repr(gzmq.Frame(data)) == repr(zmq.Frame(data))
+
+
+def test_frames_hash_and_compare_by_identity_as_pyzmq() -> None:
+    for lib in (gzmq, zmq):
+        frame = lib.Frame(b"a")
+        assert {frame: 1}[frame] == 1, lib
+        assert (frame == b"a") is False and frame != lib.Frame(b"a") and frame == frame, lib
+
+
+def test_frame_memoryview_on_python_312() -> None:
+    frame = gzmq.Frame(b"abc")
+    if sys.version_info >= (3, 12):
+        view = memoryview(frame)
+        assert view.tobytes() == b"abc" and view.shape == (3,)
+    else:  # no buffer protocol for pure-Python classes before 3.12 (see gzmq.frame)
+        with pytest.raises(TypeError):
+            memoryview(frame)
+    assert bytes(frame) == b"abc" and bytes(frame.buffer) == b"abc"
+
+
+def test_zero_copy_frames_are_in_garbage_refs_while_used() -> None:
+    from gzmq.utils.garbage import gc as zmq_gc
+    assert not zmq_gc.refs
+    data = b"x" * 1000
+    before = sys.getrefcount(data)
+    frame = gzmq.Frame(data, copy=False)
+    assert len(zmq_gc.refs) == 1 and sys.getrefcount(data) == before + 2  # as pyzmq
+    clone = copy.copy(frame)
+    del frame
+    assert len(zmq_gc.refs) == 1  # the copy still uses it
+    del clone
+    assert not zmq_gc.refs and sys.getrefcount(data) == before
+    gzmq.Frame(b"x" * 1000)  # copied (below COPY_THRESHOLD): never registered
+    assert not zmq_gc.refs
+
+
+# --------------------------------------------------------------------------------------------
+# 5b. MessageTracker
+
+
+SEND_RETURNS = {
+    "copy": lambda lib, s: s.send(b"x"),
+    "copy, track": lambda lib, s: s.send(b"x", track=True),
+    "no copy, small": lambda lib, s: s.send(b"x", copy=False),
+    "no copy, small, track": lambda lib, s: s.send(b"x", copy=False, track=True),
+    "no copy, large": lambda lib, s: s.send(b"x" * 70000, copy=False),
+    "no copy, large, track": lambda lib, s: s.send(b"x" * 70000, copy=False, track=True),
+    "untracked frame": lambda lib, s: s.send(lib.Frame(b"x")),
+    "untracked frame, track": lambda lib, s: s.send(lib.Frame(b"x"), copy=False, track=True),
+    "tracked frame": lambda lib, s: s.send(lib.Frame(b"x" * 10, copy=False, track=True)),
+    "multipart copy": lambda lib, s: s.send_multipart([b"a", b"b"], track=True),
+    "multipart no copy": lambda lib, s: s.send_multipart([b"a", b"b"], copy=False),
+}
+
+
+def _kind(result: tuple[str, Any], lib: Any) -> Any:
+    status, value = result
+    if status != "ok" or value is None:
+        return result
+    return ("finished tracker" if value is lib._FINISHED_TRACKER else
+            type(value).__name__)
+
+
+@pytest.mark.parametrize("case", sorted(SEND_RETURNS))
+def test_send_returns_what_pyzmq_returns(ctx: Any, zctx: Any, case: str) -> None:
+    ours, theirs = pair(ctx, gzmq, "returns"), pair(zctx, zmq, f"returns-{case}")
+    try:
+        assert _kind(outcome(SEND_RETURNS[case], gzmq, ours[0]), gzmq) == \
+            _kind(outcome(SEND_RETURNS[case], zmq, theirs[0]), zmq)
+    finally:
+        for sock in theirs:
+            sock.close(linger=0)
+
+
+def test_tracker_over_tcp_is_done_when_the_message_has_left(ctx: Any) -> None:
+    iface = f"tcp://127.0.0.1:{free_port()}"
+    push, pull = ctx.socket(gzmq.PUSH), ctx.socket(gzmq.PULL)
+    push.connect(iface)
+    small = push.send(b"something", copy=False, track=True)
+    assert small is gzmq._FINISHED_TRACKER and small.done
+    push.copy_threshold = 0
+    tracker = push.send_multipart([b"something", b"else"], copy=False, track=True)
+    gevent.sleep(0.1)
+    assert not tracker.done  # nobody to send it to yet: still queued
+    with pytest.raises(gzmq.NotDone):
+        tracker.wait(0.05)
+    pull.bind(iface)
+    assert pull.recv_multipart() == [b"something"]
+    assert pull.recv_multipart() == [b"something", b"else"]
+    tracker.wait(2)
+    assert tracker.done
+
+
+def test_tracked_frame_is_done_once_sent_and_released(ctx: Any) -> None:
+    from gzmq.utils.garbage import gc as zmq_gc
+    push, pull = pair(ctx, gzmq, "tracked-frame", (gzmq.PUSH, gzmq.PULL))
+    frame = gzmq.Frame(b"again", copy=False, track=True)
+    assert frame.tracker.done is False
+    first, second = push.send(frame, copy=False), push.send(frame, copy=False)
+    assert first is frame.tracker and second is frame.tracker
+    assert pull.recv_multipart() == [b"again"] and pull.recv_multipart() == [b"again"]
+    assert not first.done  # the frame itself still holds the buffer, as in pyzmq
+    watched = gzmq.MessageTracker(frame)
+    del frame
+    assert first.done and watched.done and not zmq_gc.refs
+    with pytest.raises(ValueError, match="Not a tracked message"):
+        push.send(gzmq.Frame(b"x"), copy=False, track=True)
+    with pytest.raises(ValueError):
+        gzmq.MessageTracker(gzmq.Frame(b"x"))
+
+
+def test_inproc_tracker_is_done_when_the_peer_takes_it(ctx: Any) -> None:
+    a, b = pair(ctx, gzmq, "tracked-inproc")
+    a.copy_threshold = 0
+    tracker = a.send(b"x" * 10, copy=False, track=True)
+    assert not tracker.done
+    assert b.recv() == b"x" * 10 and tracker.done
+    tracker = a.send_multipart([b"a", b"b"], copy=False, track=True)
+    received = b.recv_multipart()
+    assert type(received) is list and received == [b"a", b"b"] and tracker.done
+    a.send(b"head", gzmq.SNDMORE)  # a message in progress keeps its tracked parts
+    tracker = a.send(b"tail" * 5, copy=False, track=True, flags=gzmq.SNDMORE)
+    a.send(b"end")
+    assert not tracker.done
+    assert b.recv_multipart() == [b"head", b"tail" * 5, b"end"] and tracker.done
+
+
+def test_tracker_wait_blocks_only_the_waiting_greenlet(ctx: Any) -> None:
+    a, b = pair(ctx, gzmq, "tracked-wait")
+    a.copy_threshold = 0
+    tracker = a.send(b"payload", copy=False, track=True)
+    ticker = Ticker()
+    gevent.spawn_later(0.2, b.recv)
+    tracker.wait(2)
+    assert tracker.done and ticker.stop() >= 5
+
+
+def test_tracker_set_from_another_thread_wakes_the_waiter() -> None:
+    from gzmq.frame import _DoneEvent
+    event = _DoneEvent()
+    tracker = gzmq.MessageTracker(event)
+    threading.Timer(0.1, event.set).start()
+    tracker.wait(2)
+    assert tracker.done
+
+
 def test_ipc_path_too_long_names_the_limit(ctx: Any, zctx: Any) -> None:
     path = "ipc://" + "a" * (gzmq.IPC_PATH_MAX_LEN + 1)
     ours, theirs = ctx.socket(gzmq.PUB), zctx.socket(zmq.PUB)

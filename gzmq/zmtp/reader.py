@@ -15,30 +15,33 @@ receive hot path of the whole library, so its rules are about cost:
   - the *pending body*: once a header is known but its body is not complete,
     the received chunks are kept as they are and joined once at the end.  A
     16 MiB frame fed in 64 KiB pieces therefore costs O(n), not O(n^2).
-    A body of ``DIRECT_THRESHOLD`` bytes or more is assembled in buffers of
-    its own instead, which the engine may receive into directly
-    (``direct_buffer``): one copy of a large message fewer, and one syscall
-    per kernel-buffer's worth.
+    Once ``DIRECT_THRESHOLD`` bytes of a body have arrived, the rest is
+    assembled in buffers of its own, which the engine may receive into
+    directly (``direct_buffer``): one copy of a large message fewer, and one
+    syscall per kernel-buffer's worth.
 
 Memory follows the bytes received, never a declared size (a header is a
 claim, not a promise):
 
-* A large body is assembled in *segments* added as the data arrives.  A new
-  segment brings the body's capacity to ``max(64 KiB, twice the bytes
-  received so far)`` (counting the bytes in hand), i.e. it offers a window of
-  ``max(64 KiB, received)`` beyond them, rounded up to a pool size (64 KiB
-  times a power of two).  Until the body completes it holds at most
-  ``max(64 KiB, 4 * received)``, and ``direct_buffer`` offers at most
-  ``max(64 KiB, 3 * received)`` (both bounds come from the rounding).  A 1 MiB
-  body arriving in 256 KiB reads takes two or three windows.
+* Every pending body starts as a list of the received chunks, whatever its
+  declared size: a header declaring 1 MiB followed by one byte holds one
+  byte, not a 64 KiB buffer.
+* Once ``DIRECT_THRESHOLD`` bytes of a large body have arrived, the chunks
+  become the first (full) segments of the body, without a copy, and the rest
+  is assembled in *segments* added as the data arrives.  A new segment brings
+  the body's capacity to twice the bytes received so far (counting the bytes
+  in hand), i.e. it offers a window of about as many again, rounded up to a
+  pool size (64 KiB times a power of two).  Until the body completes it holds
+  at most ``4 * received``, and ``direct_buffer`` offers at most
+  ``3 * received`` (both bounds come from the rounding).  A 1 MiB body
+  arriving in 256 KiB reads takes two or three windows.
 * Segments are reused across bodies through a pool shared by every
   connection of the process and capped at ``POOL_LIMIT`` bytes in total,
   whatever the number of connections: a stream of large messages does not
   allocate and zero fresh memory for each one, and an idle connection holds
   nothing.
-* A small pending body (under 64 KiB) keeps the received chunks and joins
-  them once; chunks trickled a few bytes at a time are compacted every 32,
-  so the per-object overhead cannot multiply the bytes received.
+* Chunks trickled a few bytes at a time are compacted every 32, so the
+  per-object overhead cannot multiply the bytes received.
 * Every frame size is checked *before* anything is buffered, against a limit
   that is ``codec.MAX_HANDSHAKE_FRAME`` until the Connection calls
   :meth:`FrameReader.handshake_done`, and then ``ZMQ_MAXMSGSIZE`` (or only
@@ -118,8 +121,10 @@ def _take_segment(size: int) -> bytearray:
     return bytearray(size)
 
 
-def _give_back(segments: list[bytearray]) -> None:
+def _give_back(segments: list[bytearray | bytes]) -> None:
     for segment in segments:
+        if type(segment) is not bytearray:
+            continue  # a chunk the body began with
         free = _POOL.get(len(segment))
         if free is not None and pooled_bytes() + len(segment) <= POOL_LIMIT:
             free.append(segment)
@@ -129,7 +134,8 @@ class FrameReader:
     """Frame splitter with partial-input state (see module docstring)."""
 
     __slots__ = ("tail", "parts", "pending", "_limit", "_max", "_bounded", "_budget",
-                 "_pending_flags", "_pending_need", "_segments", "_seg_start", "_filled")
+                 "_pending_flags", "_pending_need", "_pending_size", "_segments", "_seg_start",
+                 "_filled")
 
     def __init__(self, max_message_size: int = -1) -> None:
         #: Unparsed bytes (partial header or greeting) from the last call.
@@ -150,10 +156,14 @@ class FrameReader:
         #: progress if _bounded (the only size compared per frame)
         self._budget = self._limit
         self._pending_flags = 0
+        #: bytes of the pending body still to come (chunks), or its size (segments)
         self._pending_need = 0
-        #: the segments of a large pending body (None if none), the body offset where the
-        #: last one starts, and how many bytes of the body are filled
-        self._segments: list[bytearray] | None = None
+        #: the declared size of the pending body
+        self._pending_size = 0
+        #: the segments of a large pending body (None if none: chunks in ``pending``),
+        #: the body offset where the last one starts, and how many bytes are filled.
+        #: The first segments may be the body's first chunks (full ``bytes``).
+        self._segments: list[bytearray | bytes] | None = None
         self._seg_start = 0
         self._filled = 0
 
@@ -185,8 +195,9 @@ class FrameReader:
         """Where the next bytes of a large pending body may be written; else None.
 
         The window is the free part of the current segment, up to the body's end; when
-        the segment is full, a new one is added for a window of ``max(64 KiB, bytes
-        received so far)`` (see the module docstring).
+        the segment is full, a new one is added for a window of about the bytes received
+        so far (see the module docstring).  None until ``DIRECT_THRESHOLD`` bytes of
+        the body have arrived through :meth:`finish_pending`.
         """
         segments = self._segments
         if segments is None:
@@ -218,9 +229,9 @@ class FrameReader:
         return self._finish_direct()
 
     def _grow(self, in_hand: int) -> bytearray:
-        """Add a segment once the last is full (or for the first bytes): the body's
-        capacity becomes max(64 KiB, twice the bytes received, counting the *in_hand*
-        bytes about to be copied), never more than the body."""
+        """Add a segment once the last is full: the body's capacity becomes twice the
+        bytes received (at least 64 KiB, which they are by now), counting the *in_hand*
+        bytes about to be copied, never more than the body."""
         segments = self._segments
         assert segments is not None
         filled = self._filled
@@ -288,12 +299,29 @@ class FrameReader:
             chunks.append(data)
             if len(chunks) >= _COMPACT_AT:  # trickled input: bound the objects held
                 chunks[:] = [b"".join(chunks)]
-            self._pending_need = need - len(data)
+            need -= len(data)
+            self._pending_need = need
+            if self._pending_size - need >= DIRECT_THRESHOLD:
+                self._to_segments()
             return None
-        chunks.append(data[:need])
         self.pending = None
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if not chunks:
+            body = data if need == len(data) else data[:need]
+        else:  # one copy: the tail of *data* is joined without being sliced first
+            body = b"".join([*chunks, memoryview(data)[:need]])
         return self._pending_flags, body, need
+
+    def _to_segments(self) -> None:
+        """Enough of a large body has arrived: its chunks, as they are, become its first
+        (full) segments; the next ``direct_buffer``/``_fill`` adds a writable one."""
+        chunks = self.pending
+        assert chunks
+        filled = self._pending_size - self._pending_need
+        self._segments = chunks
+        self._filled = filled
+        self._seg_start = filled - len(chunks[-1])
+        self._pending_need = self._pending_size
+        self.pending = []  # still marks "a body is pending" for the Connection
 
     def next_frame(self, data: bytes, pos: int) -> tuple[int, bytes, int] | None:
         """``(flags, body, end)`` of the frame at *pos* (general path).
@@ -404,22 +432,17 @@ class FrameReader:
             self._budget = limit
 
     def _begin_pending(self, flags: int, data: bytes, start: int, size: int) -> None:
+        # Chunks first, whatever the declared size: segments (and their 64 KiB or more)
+        # only once DIRECT_THRESHOLD bytes of the body are really here.
         self._pending_flags = flags
-        self._pending_need = size
-        if size >= DIRECT_THRESHOLD:
-            self._segments = []
-            self._seg_start = 0
-            self._filled = 0
-            self._fill(data, start)
-            if not self._segments:  # the header ended the input: a first window
-                self._grow(0)
-            self.pending = []  # marks "a body is pending" for the Connection
-            return
+        self._pending_size = size
         have = len(data) - start
         # data[start:] is data itself when start == 0: no copy for the common
         # "chunk begins exactly at a large body" case.
         self.pending = [data[start:]] if have else []
         self._pending_need = size - have
+        if have >= DIRECT_THRESHOLD:
+            self._to_segments()
 
     def _check_size(self, flags: int, size: int, budget: int) -> None:
         """*size* is over *budget*, what the message in progress may still weigh: raise,

@@ -1,0 +1,131 @@
+"""What a hostile peer's connection may cost: memory follows the bytes it really sent.
+
+- A header declaring a large frame, followed by a byte or two, holds those bytes: not a
+  64 KiB receive buffer sized for what the header announces (before and after the handshake).
+
+Each attack comes from raw gevent sockets against a gzmq socket of this process; the cost is
+read from the connections themselves (introspection) and from the process's RSS, while an
+honest peer on another socket keeps round-tripping.
+"""
+
+from __future__ import annotations
+
+import gc
+import struct
+import time
+from typing import Any, Iterator
+
+import gevent
+import pytest
+from gevent import socket as gsocket
+from helpers import raw_peer, wait_until
+
+import gzmq
+from gzmq import zmtp
+
+KIB, MIB = 1 << 10, 1 << 20
+NULL_GREETING = zmtp.Connection("DEALER").initiate() + \
+    b"\x01NULL" + b"\0" * 16 + b"\0" + b"\0" * 31  # 3.1, NULL, as-server 0, filler
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def long_header(size: int, flags: int = 0) -> bytes:
+    return bytes([flags | 0x02]) + struct.pack(">Q", size)
+
+
+def port_of(socket: Any) -> int:
+    return int(socket.last_endpoint.rsplit(b":", 1)[1])
+
+
+def engines(socket: Any) -> list[Any]:
+    return [engine for engine in socket._lifecycle.peers if engine.conn is not None]
+
+
+def buffered(engine: Any) -> int:
+    """Bytes the connection holds for its peer's unfinished input."""
+    return int(engine.conn._reader.buffered_bytes())
+
+
+class Echo:
+    """An honest DEALER round-tripping through a ROUTER echo, both on their own sockets."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.router = ctx.socket(gzmq.ROUTER)
+        self.router.linger = 0
+        self.router.bind("tcp://127.0.0.1:*")
+        self._serve = gevent.spawn(self._echo)
+        self.client = ctx.socket(gzmq.DEALER)
+        self.client.linger = 0
+        self.client.rcvtimeo = 2000
+        self.client.connect(self.router.last_endpoint)
+        self.round_trip()
+
+    def _echo(self) -> None:
+        while True:
+            self.router.send_multipart(self.router.recv_multipart())
+
+    def round_trip(self) -> float:
+        started = time.monotonic()
+        self.client.send(b"ping")
+        assert self.client.recv() == b"ping"
+        return time.monotonic() - started
+
+    def worst_round_trip(self, seconds: float) -> float:
+        worst, until = 0.0, time.monotonic() + seconds
+        while time.monotonic() < until:
+            worst = max(worst, self.round_trip())
+            gevent.sleep(0.005)
+        return worst
+
+    def stop(self) -> None:
+        self._serve.kill()
+
+
+@pytest.fixture
+def echo(ctx: Any) -> Iterator[Echo]:
+    server = Echo(ctx)
+    yield server
+    server.stop()
+
+
+# ------------------------------------------------------- a partial large frame
+
+
+@pytest.mark.parametrize("phase", ["after the handshake", "in the handshake"])
+def test_a_large_header_and_one_body_byte_cost_what_was_sent(ctx: Any, echo: Echo,
+                                                             phase: str) -> None:
+    """10 bytes (a header declaring 1 MiB, one body byte) after the handshake, or a 64 KiB
+    command header and one byte during it: each connection held a 64 KiB buffer (~80 KiB a
+    connection in all, 800x the bytes sent); now the byte itself."""
+    count = 300
+    router = ctx.socket(gzmq.ROUTER)
+    router.linger = 0
+    router.bind("tcp://127.0.0.1:*")
+    gc.collect()
+    before = rss_bytes()
+    attackers = []
+    for _ in range(count):
+        if phase == "after the handshake":
+            stream, _ = raw_peer(router, "DEALER")
+            stream.sendall(long_header(MIB) + b"x")
+        else:
+            stream = gsocket.create_connection(("127.0.0.1", port_of(router)))
+            stream.sendall(NULL_GREETING + long_header(64 * KIB, 0x04) + b"\x05")
+        attackers.append(stream)
+    assert wait_until(lambda: len(engines(router)) == count
+                      and all(buffered(engine) == 1 for engine in engines(router)), 10)
+    gevent.sleep(0.2)
+    grown = rss_bytes() - before
+    worst = echo.worst_round_trip(0.3)
+    for stream in attackers:
+        stream.close()
+    # a connection costs ~15 KiB of its own (greenlet, socket, parser); ~80 KiB before
+    assert grown < count * 40 * KIB, f"{grown / count / KIB:.1f} KiB a connection"
+    assert worst < 0.1, f"honest round trip took {worst * 1000:.1f} ms"
