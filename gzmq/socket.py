@@ -31,6 +31,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import gevent
 from greenlet import getcurrent
 
+from . import constants as _constants
 from .constants import (
     DONTWAIT, EADDRINUSE, EINVAL, ENOTSOCK, ENOTSUP, POLLIN, POLLOUT, SNDMORE, Event,
     SocketOption, SocketType, _OptType,
@@ -52,7 +53,9 @@ __all__ = ["Socket"]
 #: writers and other greenlets run (libzmq has an I/O thread for that; we have the hub)
 YIELD_EVERY = 128
 
-_OWN_ATTRIBUTES = frozenset({"context", "copy_threshold"})
+#: plain attributes of every socket (pyzmq's, and gzmq's own ``max_pending_handshakes``);
+#: any other public name must be an option (``s.linger = 0``) or AttributeError, as pyzmq
+_OWN_ATTRIBUTES = frozenset({"context", "copy_threshold", "max_pending_handshakes"})
 
 # Plain ints for the per-message flag tests: ``0 & IntFlag`` dispatches to the enum's
 # reflected operator in Python code, which cost more than the rest of send() in profiles.
@@ -108,7 +111,8 @@ class Socket:
         try:
             option = SocketOption[name.upper()]
         except KeyError:
-            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}") from None
+            raise AttributeError(
+                f"{type(self).__name__} has no such option: {name.upper()}") from None
         try:
             return self.get(option)
         except ZMQError as e:
@@ -117,24 +121,32 @@ class Socket:
             raise
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("subscribe", "unsubscribe"):  # pyzmq: ``s.subscribe = 'topic'`` sets it
-            self.set(SocketOption[name.upper()],
+        """pyzmq's rules: an attribute the object or its class has is set as usual;
+        ``subscribe``/``unsubscribe`` (any case) set those options, str allowed; any other
+        name is a zmq constant, set as an option (``s.linger = 0``), or AttributeError.
+        gzmq also lets private names (``_x``) through, for subclasses and gzmq itself."""
+        # (never ``self.__dict__`` here: reading it makes CPython give the object a real dict,
+        # and every attribute load on the send/recv path slower)
+        if name.startswith("_") or name in _OWN_ATTRIBUTES:
+            object.__setattr__(self, name, value)
+            return
+        lowered = name.lower()
+        if lowered in ("subscribe", "unsubscribe"):  # pyzmq: ``s.subscribe = 'topic'`` sets it
+            self.set(SocketOption[lowered.upper()],
                      value.encode("utf-8") if isinstance(value, str) else value)
             return
-        if name.startswith("_") or name in _OWN_ATTRIBUTES or name in type(self).__dict__:
+        if _class_defines(type(self), name) or _has_attribute(self, name):
             object.__setattr__(self, name, value)
             return
-        try:
-            option = SocketOption[name.upper()]
-        except KeyError:
-            object.__setattr__(self, name, value)
-            return
-        if isinstance(value, str) and option in (SocketOption.SUBSCRIBE, SocketOption.UNSUBSCRIBE):
-            value = value.encode("utf-8")
+        upper = name.upper()
+        option = getattr(_constants, upper, None)
+        if not isinstance(option, int):
+            raise AttributeError(f"{type(self).__name__} has no such option: {upper}")
         self.set(option, value)
 
     def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | {o.name.lower() for o in SocketOption})
+        """Attributes plus every option name, upper case, as pyzmq (``'IDENTITY' in dir(s)``)."""
+        return sorted(set(super().__dir__()) | set(SocketOption.__members__))
 
     # ----------------------------------------------------------------------------------------
     # properties and options
@@ -158,12 +170,25 @@ class Socket:
             raise ZMQError(ENOTSOCK)
 
     def set(self, option: int, optval: Any) -> None:
-        """Set an option (``setsockopt``): ``TypeError`` for the wrong kind, EINVAL if invalid."""
+        """Set an option (``setsockopt``), checked in pyzmq's order: ENOTSOCK if closed;
+        TypeError for a str value, then for a value of the wrong kind (bytes options take
+        ``bytes``; an unknown option number is taken as an int option, so ``set(9999,
+        b"5")`` is TypeError and ``set(9999, 5)`` EINVAL); then EINVAL if not valid here."""
         self._check_open()
-        option = _as_option(option)
+        if isinstance(optval, str):
+            raise TypeError("unicode not allowed, use setsockopt_string")
+        try:
+            option = _as_option(option)
+        except ZMQError:
+            if not isinstance(optval, int):
+                raise TypeError(f"expected int, got: {optval!r}") from None
+            raise
+        if option._opt_type is _OptType.bytes:
+            if not isinstance(optval, bytes):
+                raise TypeError(f"expected bytes, got: {optval!r}")
+        elif not isinstance(optval, int):
+            raise TypeError(f"expected int, got: {optval!r}")
         if option in (SocketOption.SUBSCRIBE, SocketOption.UNSUBSCRIBE):
-            if isinstance(optval, str):
-                raise TypeError("unicode not allowed, use setsockopt_string")
             routing: Any = self._routing  # SUB and XSUB have subscribe/unsubscribe
             if not hasattr(routing, "subscribe"):
                 raise ZMQError(EINVAL)
@@ -281,7 +306,7 @@ class Socket:
             self._emit(Event.BIND_FAILED, e.errno, addr)
             raise _with_address(e, addr) from None
         self._last_endpoint = resolved.encode()
-        return _EndpointContext(self, resolved, self.unbind)
+        return _EndpointContext(self, resolved, self.unbind, "bind")
 
     def connect(self, addr: Union[str, bytes]) -> "_EndpointContext":
         """Connect to ``addr`` (asynchronous: messages queue until the peer is up)."""
@@ -292,7 +317,7 @@ class Socket:
         except ZMQError as e:
             raise _with_address(e, addr) from None
         self._last_endpoint = resolved.encode()
-        return _EndpointContext(self, addr, self.disconnect)
+        return _EndpointContext(self, addr, self.disconnect, "connect")
 
     def unbind(self, addr: Union[str, bytes]) -> None:
         self._check_open()
@@ -540,11 +565,30 @@ class Socket:
         return _received(data, more, pipe.properties if pipe is not None else {})
 
     def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> int:
+        """Receive the next frame into ``buffer`` (writable, contiguous), at most ``nbytes``
+        (0: the buffer's size) of it; returns the frame's full size (larger: truncated).
+
+        The arguments are checked before anything is received, as pyzmq: ValueError for a
+        negative or too large ``nbytes``, TypeError if ``buffer`` has no buffer interface,
+        BufferError if it is read-only or not contiguous."""
+        self._check_open()
+        if nbytes < 0:
+            raise ValueError(f"nbytes={nbytes!r} must be non-negative")
+        view = memoryview(buffer)
+        if view.readonly:
+            raise BufferError("memoryview: underlying buffer is not writable")
+        if not view.c_contiguous:
+            raise BufferError("memoryview: underlying buffer is not C-contiguous")
+        if view.ndim != 1 or view.format != "B":
+            view = view.cast("B")
+        size = view.nbytes
+        if nbytes == 0:
+            nbytes = size
+        elif nbytes > size:
+            raise ValueError(f"nbytes={nbytes!r} too big for memoryview of {size}B")
         data = self.recv(flags)
-        view = memoryview(buffer).cast("B")
-        size = nbytes or len(view)
-        count = min(size, len(data))
-        view[:count] = data[:count]
+        count = min(nbytes, len(data))
+        view[:count] = memoryview(data)[:count]
         return len(data)
 
     # ----------------------------------------------------------------------------------------
@@ -684,19 +728,23 @@ class Socket:
 
     __deepcopy__ = lambda self, memo: self  # noqa: E731
 
+    _repr_cls = "zmq.Socket"
+
     def __repr__(self) -> str:
+        """``<zmq.Socket(zmq.PUSH) at 0x...>``; a subclass shows its own name, as pyzmq."""
         closed = " closed" if self._closed else ""
-        module = getattr(self.context, "_repr_module", "zmq")
-        return f"<{module}.{type(self).__name__}(zmq.{self._type.name}) at {hex(id(self))}{closed}>"
+        return f"<{_repr_cls(type(self))}(zmq.{self._type.name}) at {hex(id(self))}{closed}>"
 
 
 class _EndpointContext:
     """What bind()/connect() return: usable as ``with s.bind(url):`` to unbind on exit."""
 
-    def __init__(self, socket: Socket, addr: str, undo: Callable[[str], None]) -> None:
+    def __init__(self, socket: Socket, addr: str, undo: Callable[[str], None],
+                 kind: str) -> None:
         self.socket = socket
         self.addr = addr
         self._undo = undo
+        self.kind = kind  #: "bind" or "connect" (pyzmq's ``_SocketContext.kind``)
 
     def __enter__(self) -> Socket:
         return self.socket
@@ -706,7 +754,33 @@ class _EndpointContext:
             self._undo(self.addr)
 
     def __repr__(self) -> str:
-        return f"<endpoint {self.addr!r}>"
+        return f"<SocketContext({self.kind}={self.addr!r})>"
+
+
+def _repr_cls(cls: type) -> str:
+    """pyzmq's repr name: a class's own ``_repr_cls``, else its module and name; gzmq's
+    internal subclasses (ThreadedSocket, ThreadedContext) show as their public base."""
+    for klass in cls.__mro__:
+        if "_repr_cls" in klass.__dict__:
+            return klass.__dict__["_repr_cls"]  # type: ignore[no-any-return]
+        if not klass.__module__.startswith("gzmq"):
+            return f"{klass.__module__}.{klass.__name__}"
+    return cls.__name__
+
+
+def _class_defines(cls: type, name: str) -> bool:
+    """Whether ``name`` is a class attribute (or annotated) anywhere in ``cls``'s MRO."""
+    return any(name in klass.__dict__ or name in klass.__dict__.get("__annotations__", {})
+               for klass in cls.__mro__)
+
+
+def _has_attribute(obj: object, name: str) -> bool:
+    """Whether ``obj`` has ``name`` of its own (without materialising its ``__dict__``)."""
+    try:
+        object.__getattribute__(obj, name)
+    except AttributeError:
+        return False
+    return True
 
 
 def _tracked(pending: Optional[list[bytes]], frames: Sequence[bytes],
@@ -721,6 +795,8 @@ def _tracked(pending: Optional[list[bytes]], frames: Sequence[bytes],
 
 
 def _as_option(option: int) -> SocketOption:
+    if not isinstance(option, int):
+        raise TypeError(f"an integer is required, not {type(option).__name__}")
     try:
         return SocketOption(option)
     except ValueError:

@@ -50,6 +50,141 @@ def free_port() -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# 2. dir()
+
+
+def test_dir_lists_option_names_as_pyzmq(ctx: Any, zctx: Any) -> None:
+    ours, theirs = ctx.socket(gzmq.PUB), zctx.socket(zmq.PUB)
+    try:
+        for name in ("send", "IDENTITY", "AFFINITY", "FD", "LINGER", "ROUTING_ID"):
+            assert (name in dir(ours)) == (name in dir(theirs)) == True  # noqa: E712
+        upper = {name for name in dir(theirs) if name.isupper()}
+        assert upper <= set(dir(ours))
+    finally:
+        theirs.close(linger=0)
+
+
+def test_mock_with_spec_works_on_socket(ctx: Any) -> None:
+    from unittest import mock
+    mock.Mock(spec=ctx.socket(gzmq.SUB))  # getattr of every dir() name
+
+
+# --------------------------------------------------------------------------------------------
+# 3. attribute and option errors
+
+
+OPTION_CALLS = {
+    "unknown int option, int": lambda lib, s: s.setsockopt(9999, 5),
+    "unknown int option, bytes": lambda lib, s: s.setsockopt(9999, b"5"),
+    "unknown int option, str": lambda lib, s: s.setsockopt(9999, "5"),
+    "get unknown option": lambda lib, s: s.getsockopt(9999),
+    "option given as str": lambda lib, s: s.setsockopt("LINGER", 1),
+    "get option given as str": lambda lib, s: s.getsockopt("LINGER"),
+    "bytes option, str": lambda lib, s: s.setsockopt(lib.IDENTITY, "tést"),
+    "bytes option, int": lambda lib, s: s.setsockopt(lib.IDENTITY, 5),
+    "bytes option, bytearray": lambda lib, s: s.setsockopt(lib.IDENTITY, bytearray(b"x")),
+    "int64 option, str": lambda lib, s: s.setsockopt(lib.AFFINITY, "tést"),
+    "int64 option, bytes": lambda lib, s: s.setsockopt(lib.AFFINITY, b"x"),
+    "int option, float": lambda lib, s: s.setsockopt(lib.LINGER, 1.5),
+    "int option, bool": lambda lib, s: s.setsockopt(lib.LINGER, True),
+    "SUBSCRIBE on PUB": lambda lib, s: s.setsockopt(lib.SUBSCRIBE, b"hi"),
+    "SUBSCRIBE str": lambda lib, s: s.setsockopt(lib.SUBSCRIBE, "hi"),
+    "SUBSCRIBE int on PUB": lambda lib, s: s.setsockopt(lib.SUBSCRIBE, 5),
+    "get_string of an int option": lambda lib, s: s.getsockopt_string(lib.AFFINITY),
+    "get_string of SUBSCRIBE": lambda lib, s: s.getsockopt_string(lib.SUBSCRIBE),
+    "set_string of an int option": lambda lib, s: s.setsockopt_string(lib.AFFINITY, "x"),
+    "set_string with bytes": lambda lib, s: s.setsockopt_string(lib.IDENTITY, b"x"),
+    "set unknown attribute": lambda lib, s: setattr(s, "apple", "foo"),
+    "get unknown attribute": lambda lib, s: getattr(s, "apple"),
+    "set a constant that is no option": lambda lib, s: setattr(s, "pub", 1),
+    "set read-only property": lambda lib, s: setattr(s, "closed", True),
+    "set option attribute": lambda lib, s: setattr(s, "linger", 5),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OPTION_CALLS))
+def test_option_and_attribute_errors_match_pyzmq(ctx: Any, zctx: Any, case: str) -> None:
+    call = OPTION_CALLS[case]
+    ours, theirs = ctx.socket(gzmq.PUB), zctx.socket(zmq.PUB)
+    try:
+        assert outcome(call, gzmq, ours) == outcome(call, zmq, theirs)
+    finally:
+        theirs.close(linger=0)
+
+
+def test_closed_socket_is_enotsock_before_type_errors(ctx: Any) -> None:
+    sock = ctx.socket(gzmq.PUB)
+    sock.close()
+    assert outcome(sock.setsockopt, 9999, b"5") == ("ZMQError", gzmq.ENOTSOCK)
+
+
+def test_subclass_and_gzmq_attributes_are_still_settable(ctx: Any) -> None:
+    class Custom(gzmq.Socket):
+        a = None
+        annotated: int
+
+    sock = Custom(ctx, gzmq.REP)
+    sock.a = 1
+    sock.annotated = 2
+    sock.copy_threshold = 0
+    sock.max_pending_handshakes = 5  # gzmq's own extension (transports.stream)
+    sock._private = 3  # gzmq (and subclasses) keep private names
+    assert (sock.a, sock.annotated, sock.copy_threshold, sock.max_pending_handshakes) == \
+        (1, 2, 0, 5)
+    with pytest.raises(AttributeError, match="no such option: APPLE"):
+        sock.apple = "foo"
+    sock.close()
+
+
+# --------------------------------------------------------------------------------------------
+# 4. recv_into checks its arguments before receiving
+
+
+RECV_INTO_CALLS = {
+    "negative nbytes": lambda s: s.recv_into(bytearray(10), nbytes=-1),
+    "not contiguous": lambda s: s.recv_into(memoryview(bytearray(10))[::2]),
+    "read-only": lambda s: s.recv_into(memoryview(b"readonly")),
+    "nbytes too big": lambda s: s.recv_into(bytearray(10), nbytes=11),
+    "no buffer": lambda s: s.recv_into(pytest),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RECV_INTO_CALLS))
+def test_recv_into_checks_arguments_first(ctx: Any, zctx: Any, case: str) -> None:
+    call = RECV_INTO_CALLS[case]
+    ours = pair(ctx, gzmq, "recv-into")
+    theirs = pair(zctx, zmq, f"recv-into-{case}")  # (one pyzmq context for the module)
+    try:
+        for a, _ in (ours, theirs):
+            a.send(b"still queued")
+        got, expected = outcome(call, ours[1]), outcome(call, theirs[1])
+        assert got == expected and got[0] in ("ValueError", "BufferError", "TypeError")
+        for _, b in (ours, theirs):  # nothing was received by the bad call
+            assert b.recv() == b"still queued"
+    finally:
+        for sock in theirs:
+            sock.close(linger=0)
+
+
+@pytest.mark.timeout(5)
+def test_recv_into_empty_socket_with_bad_arguments_does_not_wait(ctx: Any) -> None:
+    _, b = pair(ctx, gzmq, "recv-into-nowait")
+    b.rcvtimeo = -1  # a receive would block forever: the check must come first
+    with pytest.raises(ValueError):
+        b.recv_into(bytearray(4), nbytes=-1)
+    with pytest.raises(gzmq.Again):
+        b.recv_into(bytearray(5), flags=gzmq.DONTWAIT)
+
+
+def test_recv_into_items_larger_than_a_byte(ctx: Any) -> None:
+    from array import array
+    a, b = pair(ctx, gzmq, "recv-into-array")
+    a.send(b"hello")
+    buffer = array("Q", [0])
+    assert b.recv_into(buffer) == 5 and buffer.tobytes()[:5] == b"hello"
+
+
+# --------------------------------------------------------------------------------------------
 # 5. Frame
 
 
@@ -238,6 +373,32 @@ def test_tracker_set_from_another_thread_wakes_the_waiter() -> None:
     threading.Timer(0.1, event.set).start()
     tracker.wait(2)
     assert tracker.done
+
+
+# --------------------------------------------------------------------------------------------
+# 6. repr texts, ipc path limit
+
+
+def test_endpoint_context_repr_matches_pyzmq(ctx: Any, zctx: Any) -> None:
+    ours, theirs = ctx.socket(gzmq.PAIR), zctx.socket(zmq.PAIR)
+    try:
+        assert repr(ours.bind("inproc://repr-a")) == repr(theirs.bind("inproc://repr-a")) == \
+            "<SocketContext(bind='inproc://repr-a')>"
+        assert repr(ours.connect("inproc://repr-b")) == \
+            repr(theirs.connect("inproc://repr-b"))
+        with ours.bind("inproc://repr-c") as same:
+            assert same is ours
+    finally:
+        theirs.close(linger=0)
+
+
+def test_socket_repr_of_a_subclass_matches_pyzmq(ctx: Any) -> None:
+    class MySocket(gzmq.Socket):
+        pass
+
+    sock = MySocket(ctx, gzmq.PUSH)
+    assert repr(sock).startswith(f"<{__name__}.MySocket(zmq.PUSH) at 0x")
+    sock.close()
 
 
 def test_ipc_path_too_long_names_the_limit(ctx: Any, zctx: Any) -> None:
