@@ -25,6 +25,7 @@ import itertools
 import json
 import pickle
 import random
+import weakref
 from time import monotonic
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -33,7 +34,7 @@ from greenlet import getcurrent
 
 from . import constants as _constants
 from .constants import (
-    DONTWAIT, EADDRINUSE, EINVAL, ENOTSOCK, ENOTSUP, POLLIN, POLLOUT, SNDMORE, Event,
+    DONTWAIT, EADDRINUSE, EFAULT, EINVAL, ENOTSOCK, ENOTSUP, POLLIN, POLLOUT, SNDMORE, Event,
     SocketOption, SocketType, _OptType,
 )
 from .error import Again, ContextTerminated, ZMQBindError, ZMQError
@@ -57,6 +58,12 @@ YIELD_EVERY = 128
 #: any other public name must be an option (``s.linger = 0``) or AttributeError, as pyzmq
 _OWN_ATTRIBUTES = frozenset({"context", "copy_threshold", "max_pending_handshakes"})
 
+#: underlying -> the socket it names, for ``Socket.shadow(address)``
+_BY_ADDRESS: "weakref.WeakValueDictionary[int, Socket]" = weakref.WeakValueDictionary()
+#: a shadow -> (the socket whose state it shares, what it was made from): keeps the first
+#: alive while the shadow lives, as pyzmq's ``_shadow_obj`` does
+_SHADOWS: "weakref.WeakKeyDictionary[Socket, tuple[Socket, Any]]" = weakref.WeakKeyDictionary()
+
 # Plain ints for the per-message flag tests: ``0 & IntFlag`` dispatches to the enum's
 # reflected operator in Python code, which cost more than the rest of send() in profiles.
 _DONTWAIT = int(DONTWAIT)
@@ -69,8 +76,13 @@ class Socket:
     #: what ``poll()`` uses (pyzmq's hook: a subclass may poll with its own Poller class)
     _poller_class: type[Poller] = Poller
 
-    def __init__(self, context: Any = None, socket_type: int = -1, *,
+    def __init__(self, context: Any = None, socket_type: int = -1, *, shadow: Any = 0,
                  copy_threshold: Optional[int] = None, **kwargs: Any) -> None:
+        if isinstance(context, Socket):  # pyzmq: ``Socket(other)`` shadows ``other``
+            context, shadow = None, context
+        if shadow:
+            self._share_state_of(shadow)
+            return
         if context is None:
             from .context import Context
             context = Context.instance()
@@ -101,6 +113,61 @@ class Socket:
         #: an unexpected error that killed one of this socket's greenlets (see lifecycle)
         self._background_error: Optional[BaseException] = None
         context._sockets.add(self)  # also for Socket(ctx, type) built directly, as pyzmq allows
+        self._address = id(self)
+        _BY_ADDRESS[self._address] = self
+
+    # ----------------------------------------------------------------------------------------
+    # shadows (pyzmq: ``Socket.shadow(address)``, ``Socket(other)``, ``copy.copy(socket)``)
+
+    @classmethod
+    def shadow(cls, address: Any) -> "Socket":
+        """Another Socket object on the same underlying socket: ``address`` is a Socket or the
+        ``underlying`` of one (pyzmq: the address of a libzmq socket).
+
+        gzmq has no C sockets, so a shadow shares the other object's state itself (its
+        ``__dict__``): options, queues, endpoints, ``closed``. Closing either closes the
+        socket, as closing a shadow closes the libzmq socket in pyzmq. An address that names
+        no live gzmq socket raises ZMQError(EFAULT)."""
+        return cls(shadow=address)
+
+    def _share_state_of(self, target: Any) -> None:
+        if isinstance(target, Socket):
+            source = target
+        else:
+            address = getattr(target, "underlying", target)
+            if not isinstance(address, int):
+                raise TypeError(f"expected a Socket or an int address, got {target!r}")
+            found = _BY_ADDRESS.get(address)
+            if found is None:
+                raise ZMQError(EFAULT)
+            source = found
+        self.__dict__ = source.__dict__
+        if type(self) is Socket and type(source).__module__ == "gzmq.threaded":
+            self.__class__ = type(source)  # its calls must go to the I/O thread, as source's
+        _SHADOWS[self] = (source, target)
+
+    @property
+    def _shadow(self) -> bool:
+        """True for a shadow (made by ``shadow``, ``Socket(other)`` or ``copy.copy``)."""
+        return self in _SHADOWS
+
+    @property
+    def _shadow_obj(self) -> Any:
+        """What this shadow was made from (a Socket or an address), else None."""
+        entry = _SHADOWS.get(self)
+        return None if entry is None else entry[1]
+
+    @property
+    def underlying(self) -> int:
+        """The address that ``Socket.shadow`` takes (the same for a socket and its shadows)."""
+        return self._address
+
+    def __copy__(self) -> "Socket":
+        """Copying a socket makes a shadow of it, as pyzmq."""
+        return type(self).shadow(self)
+
+    def __deepcopy__(self, memo: Any = None) -> "Socket":
+        return type(self).shadow(self)
 
     # ----------------------------------------------------------------------------------------
     # attribute-style options (pyzmq: ``s.linger = 0``, ``s.rcvhwm``)
@@ -160,10 +227,6 @@ class Socket:
         return self._type
 
     socket_type = type
-
-    @property
-    def underlying(self) -> int:
-        return id(self)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -722,11 +785,6 @@ class Socket:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-    def __copy__(self) -> "Socket":
-        return self
-
-    __deepcopy__ = lambda self, memo: self  # noqa: E731
 
     _repr_cls = "zmq.Socket"
 

@@ -39,6 +39,9 @@ class ThreadedSocket(Socket):
     """A Socket whose state lives in its Context's I/O thread (see module docstring)."""
 
     def __init__(self, context: Any = None, socket_type: int = -1, **kwargs: Any) -> None:
+        if isinstance(context, Socket) or kwargs.get("shadow"):
+            Socket.__init__(self, context, socket_type, **kwargs)  # a shadow: nothing to make
+            return
         if context is None:
             context = ThreadedContext.instance()
         io: IOThread = context._io

@@ -50,6 +50,60 @@ def free_port() -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# 1. shadows and copies
+
+
+@pytest.mark.parametrize("lib_name", ["gzmq", "zmq"])
+def test_socket_shadow_and_copy_share_the_socket(lib_name: str) -> None:
+    lib = gzmq if lib_name == "gzmq" else zmq
+    context = lib.Context()
+    try:
+        pull = context.socket(lib.PULL)
+        pull.linger = 0
+        by_address = lib.Socket.shadow(pull.underlying)
+        by_object = lib.Socket.shadow(pull)
+        positional = lib.Socket(pull)
+        shallow, deep = copy.copy(pull), copy.deepcopy(pull)
+        assert not pull._shadow
+        for other in (by_address, by_object, positional, shallow, deep):
+            assert other._shadow and other is not pull
+            assert other.underlying == pull.underlying
+        assert by_object._shadow_obj is pull and positional._shadow_obj is pull
+        assert by_object.context is pull.context
+        # the shadow is the same socket: it connects, the original receives
+        port = by_object.bind_to_random_port("tcp://127.0.0.1")
+        push = context.socket(lib.PUSH)
+        push.linger = 0
+        push.connect(f"tcp://127.0.0.1:{port}")
+        push.send(b"via the shadow's endpoint")
+        pull.rcvtimeo = 2000
+        assert pull.recv() == b"via the shadow's endpoint"
+        shallow.linger = 7  # an option set on a copy is the socket's option
+        assert pull.linger == 7
+        push.close()
+        pull.close()
+        assert by_address.closed  # closing either closes the socket
+    finally:
+        context.destroy(linger=0)
+
+
+def test_socket_shadow_of_an_unknown_address_is_efault() -> None:
+    with pytest.raises(gzmq.ZMQError) as error:
+        gzmq.Socket.shadow(12345)  # no gzmq socket has this address
+    assert error.value.errno == gzmq.EFAULT
+
+
+def test_socket_shadow_keeps_its_source_alive(ctx: Any) -> None:
+    sock = ctx.socket(gzmq.PUSH)
+    address = sock.underlying
+    shadow = gzmq.Socket.shadow(sock)
+    del sock
+    gc.collect()
+    assert gzmq.Socket.shadow(address).underlying == shadow.underlying
+    shadow.close()
+
+
+# --------------------------------------------------------------------------------------------
 # 2. dir()
 
 
