@@ -9,24 +9,29 @@ MAX_SOCKETS is enforced as libzmq does: a socket beyond it is EMFILE; the limit 
 the first socket is made (setting it later changes what ``get`` says, not the limit); a closed
 socket frees its slot at once (libzmq: once its LINGER is over). Monitor sockets count, as in
 libzmq; the ZAP client's socket (``_internal_socket``), which libzmq does not have, does not.
+
+Shadows (pyzmq: ``Context.shadow(address)``, ``Context(other)``, ``copy.copy(ctx)``): gzmq has
+no C context to point at, so a shadow is another Context object sharing the first one's state
+(its ``__dict__``): sockets, options, inproc names, terminated or not. ``underlying`` is the
+address ``shadow`` takes; it names the context as long as one of its objects is alive.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import warnings
 import weakref
-from errno import EMFILE
+from errno import EFAULT, EMFILE
 from typing import Any, Optional, TypeVar
 
 import gevent
 from gevent.event import Event
+from gevent.lock import BoundedSemaphore
 
 from .constants import EINVAL, ENOTSUP, ContextOption, SocketOption
 from .error import ZMQError
 from .io_thread import resolve_io_mode
-from .socket import Socket
+from .socket import Socket, _repr_cls
 from .transports import inproc, stream
 
 __all__ = ["Context"]
@@ -38,6 +43,25 @@ _CONTEXT_DEFAULTS: dict[int, int] = {
     ContextOption.SOCKET_LIMIT: 65535, ContextOption.MAX_MSGSZ: 2**31 - 1,
     ContextOption.MSG_T_SIZE: 64,
 }
+
+
+#: underlying -> a live Context object of that context (for ``Context.shadow(address)``)
+_BY_ADDRESS: "weakref.WeakValueDictionary[int, Context]" = weakref.WeakValueDictionary()
+#: a shadow -> (the Context whose state it shares, what it was made from)
+_SHADOWS: "weakref.WeakKeyDictionary[Context, tuple[Context, Any]]" = weakref.WeakKeyDictionary()
+
+
+def _shadow_source(target: Any) -> "Context":
+    """The Context object ``target`` (a Context, or the ``underlying`` of one) names."""
+    if isinstance(target, Context):
+        return target
+    address = getattr(target, "underlying", target)
+    if not isinstance(address, int):
+        raise TypeError(f"expected a Context or an int address, got {target!r}")
+    found = _BY_ADDRESS.get(address)
+    if found is None:
+        raise ZMQError(EFAULT)
+    return found
 
 
 class _SocketTable(weakref.WeakSet[Socket]):
@@ -58,24 +82,53 @@ class _SocketTable(weakref.WeakSet[Socket]):
 class Context:
     """Create sockets with ``ctx.socket(zmq.PUB)``; end with ``term()`` or ``destroy()``."""
 
+    #: ``instance()``'s context. As in pyzmq it is inherited: a subclass shares its base's
+    #: instance unless it declares ``_instance = None`` itself (or calls instance() first)
     _instance: Optional["Context"] = None
     _instance_pid: Optional[int] = None
-    _instance_lock = threading.Lock()
+    #: guards instance(). gevent's semaphore, because it works in both worlds: under
+    #: monkey-patching a greenlet that finds it taken yields to the hub (a real
+    #: threading.Lock made at import, before patch_all, would block the hub and with it the
+    #: greenlet holding the lock), and between real threads it blocks the thread (gevent
+    #: >= 20.12 supports semaphores shared by threads).
+    _instance_lock = BoundedSemaphore(1)
     _socket_class = Socket
-    _repr_module = "zmq"
+    _repr_cls = "zmq.Context"
 
     def __new__(cls, *args: Any, io_mode: Optional[str] = None, **kwargs: Any) -> "Context":
         """``io_mode`` "thread" gives a Context with an I/O thread (``gzmq.threaded``), for
         programs that do not run a gevent hub; "hub" (the default for code that imports gzmq
         itself) keeps every socket in the caller's hub. ``io_thread.resolve_io_mode`` has the
-        rule when it is not given."""
-        if cls is Context and resolve_io_mode(io_mode) == "thread":
+        rule when it is not given. ``Context.shadow(other)`` is of ``other``'s kind."""
+        if cls is Context:
+            target: Any
+            if args and isinstance(args[0], Context):
+                target = args[0]
+            else:
+                target = kwargs.get("shadow") or (args[1] if len(args) > 1 else 0)
             from .threaded import ThreadedContext  # lazy: it subclasses this class
-            cls = ThreadedContext
+            if target:
+                if isinstance(_shadow_source(target), ThreadedContext):
+                    cls = ThreadedContext  # its sockets must live in the same I/O thread
+            elif resolve_io_mode(io_mode) == "thread":
+                cls = ThreadedContext
         return object.__new__(cls)
 
     def __init__(self, io_threads: int = 1, shadow: Any = 0, **kwargs: Any) -> None:
         kwargs.pop("io_mode", None)  # taken by __new__
+        if isinstance(io_threads, Context):  # pyzmq: ``Context(other)`` shadows ``other``
+            io_threads, shadow = 1, io_threads
+        if shadow:
+            source = _shadow_source(shadow)
+            self.__dict__ = source.__dict__
+            _SHADOWS[self] = (source, shadow)
+            return
+        if not isinstance(io_threads, int):
+            raise TypeError(f"expected int, got: {io_threads!r}")
+        if io_threads < 0:
+            raise ZMQError(EINVAL)  # libzmq's zmq_ctx_set(IO_THREADS, -1)
+        self._address = id(self)
+        _BY_ADDRESS[self._address] = self
         self._sockets: "weakref.WeakSet[Socket]" = _SocketTable(self)
         #: gzmq's own sockets, which take no MAX_SOCKETS slot (see ``_internal_socket``)
         self._internal: "weakref.WeakSet[Socket]" = weakref.WeakSet()
@@ -96,14 +149,39 @@ class Context:
 
     @classmethod
     def instance(cls: type[T], io_threads: int = 1) -> T:
-        """The process-wide context of this class (recreated after fork or term)."""
-        with cls._instance_lock:
-            instance = cls.__dict__.get("_instance")
-            if instance is None or instance.closed or cls._instance_pid != os.getpid():
-                instance = cls(io_threads=io_threads)
-                cls._instance = instance
-                cls._instance_pid = os.getpid()
-            return instance
+        """The process-wide context (recreated after fork or term). ``cls._instance`` is
+        inherited as in pyzmq: a subclass gets its base's instance if there is one."""
+        instance = cls._instance
+        if instance is None or instance.closed or cls._instance_pid != os.getpid():
+            with cls._instance_lock:
+                instance = cls._instance
+                if instance is None or instance.closed or cls._instance_pid != os.getpid():
+                    instance = cls(io_threads=io_threads)
+                    cls._instance = instance
+                    cls._instance_pid = os.getpid()
+        return instance  # type: ignore[return-value]
+
+    @classmethod
+    def shadow(cls: type[T], address: Any) -> T:
+        """Another Context object on the same context: ``address`` is a Context or its
+        ``underlying`` (pyzmq: a libzmq context's address). See the module docstring."""
+        return cls(shadow=address)
+
+    @property
+    def _shadow(self) -> bool:
+        """True for a shadow (made by ``shadow``, ``Context(other)`` or ``copy.copy``)."""
+        return self in _SHADOWS
+
+    @property
+    def _shadow_obj(self) -> Any:
+        entry = _SHADOWS.get(self)
+        return None if entry is None else entry[1]
+
+    def __copy__(self: T, memo: Any = None) -> T:
+        """Copying a Context makes a shadow of it, as pyzmq."""
+        return type(self).shadow(self)
+
+    __deepcopy__ = __copy__
 
     @property
     def closed(self) -> bool:
@@ -111,12 +189,15 @@ class Context:
 
     @property
     def underlying(self) -> int:
-        return id(self)
+        """The address ``Context.shadow`` takes (the same for a context and its shadows)."""
+        address: int = self._address
+        return address
 
     def socket(self, socket_type: int, socket_class: Any = None, **kwargs: Any) -> Socket:
         """A new socket of ``socket_type``, with this context's default options applied."""
         if self._closed or self._terminated:
-            raise ZMQError(ENOTSUP)
+            # a shadow of a terminated context: libzmq's zmq_socket() on a freed context
+            raise ZMQError(EFAULT if self._shadow else ENOTSUP)
         socket_class = socket_class or self._socket_class
         sock: Socket = socket_class(self, socket_type, **kwargs)
         # gzmq only: the bound on accepted connections still in their handshake (0: none)
@@ -199,7 +280,8 @@ class Context:
             raise TypeError(f"expected int, got: {optval!r}")
         if not -(2**31) <= optval < 2**31:
             raise OverflowError(f"value {optval} does not fit a C int")  # pyzmq's check
-        if option is ContextOption.MAX_SOCKETS and optval < 1:
+        if option is ContextOption.MAX_SOCKETS and optval < 1 or \
+                option is ContextOption.IO_THREADS and optval < 0:
             raise ZMQError(EINVAL)
         self._options[option] = int(optval)
 
@@ -233,12 +315,19 @@ class Context:
             raise AttributeError(name)
         upper = name.upper()
         if upper in ContextOption.__members__:
-            return self.get(ContextOption[upper])
+            try:
+                return self.get(ContextOption[upper])
+            except ZMQError as e:  # write-only (THREAD_AFFINITY_CPU_ADD...): pyzmq says
+                raise AttributeError(f"{name} attribute is write-only") from e  # (mock needs it)
         if upper in SocketOption.__members__:
             option = SocketOption[upper]
             if option in self.sockopts:
                 return self.sockopts[option]
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        """Attributes plus the context option names, upper case, as pyzmq."""
+        return sorted(set(super().__dir__()) | set(ContextOption.__members__))
 
     def __delattr__(self, name: str) -> None:
         upper = name.upper()
@@ -251,4 +340,4 @@ class Context:
         count = len(self._sockets)
         closed = " closed" if self._closed else ""
         sockets = "" if not count else f"{count} socket" if count == 1 else f"{count} sockets"
-        return f"<{self._repr_module}.Context({sockets}) at {hex(id(self))}{closed}>"
+        return f"<{_repr_cls(type(self))}({sockets}) at {hex(id(self))}{closed}>"

@@ -57,10 +57,14 @@ class ThreadedContext(Context):
     """A Context with an I/O thread: for programs that do not run a gevent hub themselves."""
 
     _socket_class = ThreadedSocket
+    #: its own instance(): Context.instance() may be a hub-mode Context, which has no I/O
+    #: thread for ThreadedSocket(None, ...) to use
+    _instance = None
 
     def __init__(self, io_threads: int = 1, shadow: Any = 0, **kwargs: Any) -> None:
         super().__init__(io_threads, shadow, **kwargs)
-        self._io = IOThread()
+        if not self._shadow:  # a shadow shares the I/O thread of the context it shadows
+            self._io = IOThread()
 
     def socket(self, socket_type: int, socket_class: Any = None, **kwargs: Any) -> Socket:
         return self._io.call(super().socket, socket_type, socket_class, **kwargs)  # type: ignore[no-any-return]

@@ -103,6 +103,54 @@ def test_socket_shadow_keeps_its_source_alive(ctx: Any) -> None:
     shadow.close()
 
 
+@pytest.mark.parametrize("lib_name", ["gzmq", "zmq"])
+def test_context_shadow_and_copy(lib_name: str) -> None:
+    lib = gzmq if lib_name == "gzmq" else zmq
+    ctx = lib.Context()
+    shallow, deep, deep_of_copy = copy.copy(ctx), copy.deepcopy(ctx), copy.deepcopy(copy.copy(ctx))
+    by_address, by_object, positional = lib.Context.shadow(ctx.underlying), \
+        lib.Context.shadow(ctx), lib.Context(ctx)
+    for other in (shallow, deep, deep_of_copy, by_address, by_object, positional):
+        assert other._shadow and other.underlying == ctx.underlying
+    assert not ctx._shadow
+    sock = ctx.socket(lib.PUB)
+    with by_object.socket(lib.PUB) as from_shadow:
+        pass
+    assert from_shadow.closed and not sock.closed
+    sock.close()
+    del positional, shallow
+    gc.collect()
+    assert not ctx.closed  # dropping a shadow does not end the context
+    ctx.term()
+    # a shadow of a terminated context: libzmq's zmq_socket on a freed context
+    assert outcome(by_address.socket, lib.PUB) == ("ZMQError", lib.EFAULT)
+
+
+def test_context_shadow_shares_state(ctx: Any) -> None:
+    shadow = gzmq.Context.shadow(ctx)
+    a = shadow.socket(gzmq.PAIR)
+    a.bind("inproc://shadow-names")
+    b = ctx.socket(gzmq.PAIR)
+    b.connect("inproc://shadow-names")  # the inproc names are the context's
+    a.send(b"one context")
+    assert b.recv() == b"one context"
+    shadow.linger = 0  # default socket options are the context's too
+    assert ctx.linger == 0
+
+
+def test_threaded_context_shadows_stay_threaded() -> None:
+    from gzmq.threaded import ThreadedContext, ThreadedSocket
+    context = gzmq.Context(io_mode="thread")
+    try:
+        assert isinstance(gzmq.Context.shadow(context), ThreadedContext)
+        sock = context.socket(gzmq.PAIR)
+        assert isinstance(gzmq.Socket.shadow(sock.underlying), ThreadedSocket)
+        assert isinstance(copy.copy(sock), ThreadedSocket)
+        sock.close()
+    finally:
+        context.term()
+
+
 # --------------------------------------------------------------------------------------------
 # 2. dir()
 
@@ -118,9 +166,19 @@ def test_dir_lists_option_names_as_pyzmq(ctx: Any, zctx: Any) -> None:
         theirs.close(linger=0)
 
 
+def test_context_dir_lists_context_option_names_as_pyzmq(ctx: Any) -> None:
+    assert "socket" in dir(ctx) and "IO_THREADS" in dir(ctx)
+    assert set(zmq.ContextOption.__members__) <= set(dir(ctx))
+
+
 def test_mock_with_spec_works_on_socket(ctx: Any) -> None:
     from unittest import mock
     mock.Mock(spec=ctx.socket(gzmq.SUB))  # getattr of every dir() name
+
+
+def test_mock_with_spec_works_on_context(ctx: Any) -> None:
+    from unittest import mock
+    mock.Mock(spec=ctx)  # getattr of every dir() name: write-only options are AttributeError
 
 
 # --------------------------------------------------------------------------------------------
@@ -455,6 +513,15 @@ def test_socket_repr_of_a_subclass_matches_pyzmq(ctx: Any) -> None:
     sock.close()
 
 
+def test_context_repr_of_a_subclass_matches_pyzmq() -> None:
+    class MyContext(gzmq.Context):
+        pass
+
+    other = MyContext()
+    assert repr(other).startswith(f"<{__name__}.MyContext() at 0x")
+    other.term()
+
+
 def test_ipc_path_too_long_names_the_limit(ctx: Any, zctx: Any) -> None:
     path = "ipc://" + "a" * (gzmq.IPC_PATH_MAX_LEN + 1)
     ours, theirs = ctx.socket(gzmq.PUB), zctx.socket(zmq.PUB)
@@ -484,6 +551,80 @@ def test_poller_register_zero_flags(ctx: Any, zctx: Any) -> None:
         poller.register(sock, 0)  # registered: unregisters
         assert sock not in poller
         sock.close(linger=0)
+
+
+# --------------------------------------------------------------------------------------------
+# 8. Context(-1), instance()
+
+
+def test_context_io_threads_validation_matches_pyzmq() -> None:
+    assert outcome(gzmq.Context, -1) == outcome(zmq.Context, -1) == ("ZMQError", gzmq.EINVAL)
+
+
+@pytest.fixture
+def no_instance() -> Any:
+    saved = gzmq.Context._instance
+    gzmq.Context._instance = None
+    yield
+    for klass in (gzmq.Context,):
+        instance = klass._instance
+        if instance is not None and instance is not saved:
+            instance.term()
+    gzmq.Context._instance = saved
+
+
+def test_subclass_instance_shares_the_base_instance(no_instance: Any) -> None:
+    class Inherit(gzmq.Context):
+        pass
+
+    class OwnInstance(gzmq.Context):
+        _instance = None
+
+    base = gzmq.Context.instance()
+    assert Inherit.instance() is base and type(base) is gzmq.Context  # as pyzmq
+    own = OwnInstance.instance()
+    assert type(own) is OwnInstance and own is not base
+    own.term()
+    gzmq.Context._instance = None
+
+    class First(gzmq.Context):
+        pass
+
+    first = First.instance()  # called on the subclass first: its own
+    assert type(first) is First and type(gzmq.Context.instance()) is gzmq.Context
+    first.term()
+
+
+def test_instance_lock_does_not_block_the_hub(no_instance: Any) -> None:
+    """Greenlets that contend for instance() (threads, under patch_all) wait cooperatively:
+    the one creating the context sleeps in __init__ and still finishes."""
+    assert not isinstance(gzmq.Context._instance_lock, type(threading.Lock()))
+
+    class Slow(gzmq.Context):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            gevent.sleep(0.2)
+            super().__init__(*args, **kwargs)
+
+    ticker = Ticker()
+    greenlets = [gevent.spawn(Slow.instance) for _ in range(8)]
+    gevent.joinall(greenlets, timeout=5, raise_error=True)
+    results = {id(g.value) for g in greenlets}
+    assert len(results) == 1 and isinstance(greenlets[0].value, Slow)
+    assert ticker.stop() >= 5
+    greenlets[0].value.term()
+
+
+def test_instance_lock_between_real_threads(no_instance: Any) -> None:
+    from gevent.monkey import get_original
+    real_thread = get_original("threading", "Thread")
+    results: list[Any] = []
+    threads = [real_thread(target=lambda: results.append(gzmq.Context.instance()))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert len(results) == 4 and len({id(r) for r in results}) == 1
 
 
 # --------------------------------------------------------------------------------------------
