@@ -17,7 +17,6 @@ from . import constants, error
 from . import after_fork  # noqa: F401  (a forked child leaves the parent's sockets alone)
 from . import exit_delivery  # noqa: F401  (its atexit hook delivers what scripts queued)
 from .constants import *  # noqa: F401,F403  (pyzmq re-exports every constant at top level)
-from .constants import ZMQ_VERSION_INFO
 from .context import Context
 from .error import (
     Again, ContextTerminated, DraftFDWarning, InterruptedSystemCall, NotDone, ZMQBaseError,
@@ -27,6 +26,10 @@ from .frame import _FINISHED_TRACKER, Frame, Message, MessageTracker
 from .poll import Poller, select, zmq_poll
 from .proxy import device, proxy, proxy_steerable
 from .socket import Socket
+from .sugar.version import (
+    __gzmq_version__, __revision__, __version__, pyzmq_version, pyzmq_version_info,
+    version_info as PYZMQ_VERSION_INFO, zmq_version, zmq_version_info,
+)
 from .transports.ipc import MAX_PATH_LENGTH as IPC_PATH_MAX_LEN
 from .zmtp.z85 import curve_keypair, curve_public
 
@@ -34,34 +37,15 @@ from .zmtp.z85 import curve_keypair, curve_public
 SyncContext = Context
 SyncSocket = Socket
 
-__version__ = "0.1.0"
-__revision__ = ""
-
-#: the pyzmq API version gzmq follows (code gates features on it)
-PYZMQ_VERSION_INFO = (27, 3, 0)
+# Versions (gzmq.sugar.version says why): __version__ and pyzmq_version() are the pyzmq API
+# level gzmq implements, zmq_version() the libzmq whose behaviour and wire protocol it
+# reproduces (reported so that code gating on zmq_version_info() >= (4, x) runs), and
+# __gzmq_version__ gzmq's own release.
 COPY_THRESHOLD = 65536
 DRAFT_API = False
 PYZMQ_DRAFT_API = False
-# The libzmq whose behaviour (and wire protocol) gzmq reproduces.
-# Reported so that pyzmq-derived code gating on zmq_version_info() >= (4, x) runs.
 _CAPABILITIES = {"ipc": True, "pgm": False, "tipc": False, "norm": False, "curve": True,
                  "gssapi": False, "draft": False}
-
-
-def zmq_version_info() -> tuple[int, int, int]:
-    return ZMQ_VERSION_INFO
-
-
-def zmq_version() -> str:
-    return "%i.%i.%i" % ZMQ_VERSION_INFO
-
-
-def pyzmq_version_info() -> tuple[int, int, int]:
-    return PYZMQ_VERSION_INFO
-
-
-def pyzmq_version() -> str:
-    return "%i.%i.%i" % PYZMQ_VERSION_INFO
 
 
 def has(capability: str) -> bool:

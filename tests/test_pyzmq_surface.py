@@ -628,6 +628,48 @@ def test_instance_lock_between_real_threads(no_instance: Any) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# 9. modules and versions
+
+
+def test_pyzmq_module_names_exist() -> None:
+    from gzmq.sugar import context, frame, poll, socket, tracker, version
+    from gzmq.utils import garbage, jsonapi
+    assert context.Context is gzmq.Context and socket.Socket is gzmq.Socket
+    assert frame.Frame is gzmq.Frame and poll.Poller is gzmq.Poller
+    assert tracker.MessageTracker is gzmq.MessageTracker
+    assert tracker._FINISHED_TRACKER is gzmq._FINISHED_TRACKER
+    assert isinstance(garbage.gc.refs, dict)
+    assert version.__version__ == gzmq.__version__
+    sugar = importlib.import_module("gzmq.sugar")
+    assert sugar.Context is gzmq.Context and sugar.ZMQError is gzmq.ZMQError
+    assert jsonapi.jsonmod is json
+
+
+def test_jsonapi_matches_pyzmq() -> None:
+    from zmq.utils import jsonapi as theirs
+
+    from gzmq.utils import jsonapi as ours
+    obj = {"a": [1, 2.5, "é"], "b": None}
+    assert ours.dumps(obj) == theirs.dumps(obj) and isinstance(ours.dumps(obj), bytes)
+    assert ours.dumps(obj, sort_keys=True) == theirs.dumps(obj, sort_keys=True)
+    for data in (b'{"x": 1}', '{"x": 1}', '"\xe9"'.encode("utf8")):
+        assert ours.loads(data) == theirs.loads(data)
+
+
+def test_versions_are_consistent() -> None:
+    from gzmq.sugar import version
+    assert gzmq.pyzmq_version() == gzmq.__version__ == version.__version__
+    info = gzmq.pyzmq_version_info()
+    assert isinstance(info, tuple) and len(info) == 3 and all(isinstance(n, int) for n in info)
+    assert ".".join(map(str, info)) == gzmq.__version__ and not version.VERSION_EXTRA
+    assert gzmq.zmq_version_info() == (4, 3, 5) and gzmq.zmq_version() == "4.3.5"
+    assert gzmq.__revision__ == ""
+    # the pyzmq API level (zmq.__version__) is not gzmq's own release
+    assert gzmq.__gzmq_version__ == version.__gzmq_version__
+    assert gzmq.pyzmq_version_info() >= (27,)
+
+
+# --------------------------------------------------------------------------------------------
 # 10. curve_keygen's prog
 
 

@@ -40,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="ZeroMQ from the command line, on gzmq (pure Python, gevent).",
         epilog="Exit status: 0 done, 1 ZeroMQ/I-O error, 2 usage, 3 timed out, "
                "130 interrupted.")
-    from .. import __version__
-    parser.add_argument("--version", action="version", version=f"gzmq {__version__}")
+    from .. import __gzmq_version__
+    parser.add_argument("--version", action="version", version=f"gzmq {__gzmq_version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     keygen.add_parser(commands)
