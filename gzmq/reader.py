@@ -7,11 +7,15 @@ whole messages to the socket's inbound pipe. Each message therefore costs no gre
 on the way in, only the wake-up of the user's greenlet. Fairness comes for free: one read per
 readiness, then the hub serves everyone else.
 
-Backpressure still needs to block. When the inbound pipe reaches RCVHWM, the callback stops the
-watcher and hands the undelivered messages (the *backlog*) to the engine's greenlet. That
-greenlet waits for room, delivers them, and restarts the watcher. Meanwhile the kernel buffer
-fills and TCP pushes back on the sender, as before. Subscriptions count against RCVHWM too (in
-libzmq they are messages in the pipe); a publisher drains them on its next send or poll.
+Backpressure still needs to block. A read is parsed into no more messages than the inbound pipe
+has room for below RCVHWM (``receive_data(data, max_messages=room)``); the rest of the read stays
+in the Connection as raw bytes (``held_input``: 2 bytes an empty message, not a ~120-byte
+object). Then the callback stops the watcher and the engine's greenlet takes over: as room
+appears it parses the held bytes (``next_events(room)``) and delivers them, and only then
+restarts the watcher. Meanwhile the kernel buffer fills and TCP pushes back on the sender, as
+before. (Messages that still found the pipe full, the *backlog*, are delivered the same way.)
+Subscriptions count against RCVHWM too (in libzmq they are messages in the pipe); a publisher
+drains them on its next send or poll.
 
 Whatever ends the connection (EOF, an error, a protocol violation, our own close) is stored
 and the engine's greenlet is woken, which raises it there. Nothing raised in the hub escapes
@@ -76,14 +80,20 @@ class ConnectionReader:
         if self._failure is not None:  # closed while delivering: the fd may be gone already
             raise self._failure
         self._watcher = get_hub().loop.io(self.engine.fd, 1)
-        self._watcher.start(self._on_readable)
+        if not self.conn.held_input:
+            self._watcher.start(self._on_readable)
         while True:
             if self._failure is not None:
                 raise self._failure
             if self._backlog:
                 backlog, self._backlog = self._backlog, []
                 self.deliver(backlog, block=True)
-                if self._failure is None:
+                if self._failure is None and not self.conn.held_input:
+                    self._watcher.start(self._on_readable)
+                continue
+            if self.conn.held_input:  # bytes read but not parsed: parse them as room appears
+                self._parse_held()
+                if self._failure is None and not self.conn.held_input:
                     self._watcher.start(self._on_readable)
                 continue
             self._wake.wait()
@@ -161,6 +171,23 @@ class ConnectionReader:
                 raise self._failure
             self._room.wait()
 
+    def _room_left(self) -> int:
+        """How many more messages the socket's pipe takes now; -1: no bound."""
+        inbound = self.inbound
+        if not inbound.hwm or inbound.conflate or inbound.read_closed:
+            return -1
+        return max(0, inbound.hwm - len(inbound.items))
+
+    def _parse_held(self) -> None:
+        """Parse the input held at RCVHWM into what the pipe has room for (at least one
+        message, waiting for room to deliver it)."""
+        try:
+            events = self.conn.next_events(self._room_left() or 1)
+        except zmtp.ProtocolError as error:
+            self.deliver(getattr(error, "events", None) or [], block=False)  # before the fault
+            raise
+        self.deliver(events, block=True)
+
     # --- the hub callback --------------------------------------------------------------------
 
     def _on_readable(self) -> None:
@@ -183,13 +210,13 @@ class ConnectionReader:
         try:
             if direct is not None:
                 events = conn.received_into(count)
-            else:
-                events = conn.receive_data(view[:count])
+            else:  # no more messages than the pipe has room for: the rest stays raw bytes
+                events = conn.receive_data(view[:count], self._room_left())
         except zmtp.ProtocolError as error:
             self.deliver(getattr(error, "events", None) or [], block=False)  # before the fault
             raise
         leftover = self.deliver(events, block=False)
-        if leftover:
+        if leftover or conn.held_input:
             self._watcher.stop()
             self._backlog = leftover
             self._wake.notify()

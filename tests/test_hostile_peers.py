@@ -270,10 +270,10 @@ def test_a_bug_on_peer_input_closes_that_connection_only(ctx: Any, echo: EchoSer
     ends that connection; the application's calls never see it."""
     original = zmtp.Connection.receive_data
 
-    def broken(self: Any, data: Any) -> Any:
+    def broken(self: Any, data: Any, *args: Any) -> Any:
         if bytes(data[:4]) == b"BOOM":
             raise RuntimeError("a bug triggered by this peer")
-        return original(self, data)
+        return original(self, data, *args)
 
     monkeypatch.setattr(zmtp.Connection, "receive_data", broken)
     monitor = echo.router.get_monitor_socket()

@@ -1,5 +1,10 @@
 """What a hostile peer's connection may cost: memory follows the bytes it really sent.
 
+- RCVHWM bounds what a connection holds: peers flooding empty messages (2 bytes each on the
+  wire) into a PULL whose application is slow used to cost 5-7 MiB a connection (a whole
+  256 KiB read became 131,072 Message objects, kept beyond RCVHWM as a backlog), and a fast
+  application's hub stalled up to 750 ms (the GC walking those objects). Now a read is parsed
+  into no more messages than the pipe has room for; the rest stays raw bytes.
 - A header declaring a large frame, followed by a byte or two, holds those bytes: not a
   64 KiB receive buffer sized for what the header announces (before and after the handshake).
 
@@ -128,4 +133,81 @@ def test_a_large_header_and_one_body_byte_cost_what_was_sent(ctx: Any, echo: Ech
         stream.close()
     # a connection costs ~15 KiB of its own (greenlet, socket, parser); ~80 KiB before
     assert grown < count * 40 * KIB, f"{grown / count / KIB:.1f} KiB a connection"
+    assert worst < 0.1, f"honest round trip took {worst * 1000:.1f} ms"
+
+
+# ------------------------------------------------------- tiny messages beyond RCVHWM
+
+FLOOD = b"\x00\x00" * (2 * MIB)  # 4 MiB of empty messages
+
+
+def flood(stream: gsocket.socket) -> None:
+    try:
+        while True:
+            stream.sendall(FLOOD)
+    except OSError:
+        pass
+
+
+def flooders(socket: Any, count: int) -> tuple[list[gsocket.socket], list[gevent.Greenlet]]:
+    streams = [raw_peer(socket, "PUSH")[0] for _ in range(count)]
+    return streams, [gevent.spawn(flood, stream) for stream in streams]
+
+
+def stop(streams: list[gsocket.socket], greenlets: list[gevent.Greenlet]) -> None:
+    gevent.killall(greenlets)
+    for stream in streams:
+        stream.close()
+
+
+def test_tiny_messages_beyond_rcvhwm_stay_raw_bytes(ctx: Any, echo: Echo) -> None:
+    """20 peers flood a PULL that does not read: each connection holds RCVHWM messages in
+    the pipe and at most one read (256 KiB) of raw bytes, not 131,072 messages a read."""
+    count = 20
+    pull = ctx.socket(gzmq.PULL)
+    pull.linger = 0
+    pull.bind("tcp://127.0.0.1:*")
+    gc.collect()
+    before, objects = rss_bytes(), len(gc.get_objects())
+    streams, greenlets = flooders(pull, count)
+    try:
+        assert wait_until(lambda: len(engines(pull)) == count, 5)
+        worst = echo.worst_round_trip(1.5)
+        gc.collect()
+        grown, objects = rss_bytes() - before, len(gc.get_objects()) - objects
+        held = [(buffered(engine), engine.conn.held_input) for engine in engines(pull)]
+    finally:
+        stop(streams, greenlets)
+    assert len(held) == count
+    # RCVHWM (1000) messages a connection in the pipe, a few objects each; ~260,000 before
+    assert objects < count * 3000, f"{objects / count:.0f} objects a connection"
+    assert all(raw <= 256 * KIB + 64 for raw, _ in held), held
+    assert sum(1 for _, unparsed in held if unparsed) >= count // 2, held  # really at HWM
+    # 1000 queued messages (~120 KiB) and 256 KiB of raw bytes at most, plus the connection
+    assert grown < count * MIB, f"{grown / count / MIB:.1f} MiB a connection"
+    assert worst < 0.1, f"honest round trip took {worst * 1000:.1f} ms"
+
+
+def test_a_fast_application_and_an_honest_peer_are_not_stalled(ctx: Any, echo: Echo) -> None:
+    """10 peers flood a PULL read as fast as it goes: messages keep coming in order per
+    peer, and the honest peer on another socket keeps round-tripping under 100 ms."""
+    pull = ctx.socket(gzmq.PULL)
+    pull.linger = 0
+    pull.bind("tcp://127.0.0.1:*")
+    received = 0
+
+    def consume() -> None:
+        nonlocal received
+        while True:
+            assert pull.recv() == b""
+            received += 1
+
+    reader = gevent.spawn(consume)
+    streams, greenlets = flooders(pull, 10)
+    try:
+        worst = echo.worst_round_trip(2.0)
+    finally:
+        stop(streams, greenlets)
+        reader.kill()
+    assert received > 100_000
     assert worst < 0.1, f"honest round trip took {worst * 1000:.1f} ms"

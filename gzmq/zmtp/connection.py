@@ -30,7 +30,16 @@ Phases (``conn.state``)::
 
 Receive buffering lives in :class:`~gzmq.zmtp.reader.FrameReader` (O(n) for
 large frames, one copy per body; memory grows with the bytes received, never
-with a size a header declares).  Input that is not ``bytes`` (a reused
+with a size a header declares).
+
+Bounded parsing: ``receive_data(data, max_messages=n)`` returns at most *n*
+messages (and subscriptions); the input it did not parse stays in the
+Connection as raw bytes (``held_input``), and ``next_events(n)`` goes on with
+it without new data.  An engine passes the room left in its receive queue, so
+a burst of tiny messages costs 2 bytes each on the wire, not a Message object
+each beyond RCVHWM.  The bound counts every frame parsed after the handshake
+(each frame of a multipart message, and each command): it costs no comparison
+per frame, and a call may return fewer than *n* messages with input still held.  Input that is not ``bytes`` (a reused
 ``bytearray``/``memoryview``) is copied on entry, so parts handed out are
 always fresh, immutable ``bytes``.
 
@@ -272,9 +281,15 @@ class Connection:
 
     # ---------------------------------------------------------- receiving
 
-    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
+    def receive_data(
+        self, data: bytes | bytearray | memoryview, max_messages: int = -1
+    ) -> list[Event]:
         """Feed bytes read from the peer; return the events they complete.
 
+        :param max_messages: parse at most this many frames after the handshake (so at
+            most this many Message, Subscribe and Cancel events); -1 for no bound.  What
+            is left is kept unparsed (``held_input``) until :meth:`next_events`; held
+            input comes before *data* if there is any.
         :raises ProtocolError: the peer broke ZMTP; the connection is now
             CLOSED.  ``err.events`` holds events completed before the fault.
         :raises LocalProtocolError: CLOSED, or ``initiate()`` not called yet.
@@ -290,21 +305,57 @@ class Connection:
             return events
         reader = self._reader
         try:
-            pos = 0
-            if reader.pending is not None:
-                done = reader.finish_pending(data)
-                if done is None:
-                    return events
-                flags, body, pos = done
-                self._handle_frame(flags, body, events)
-            elif reader.tail:
-                data = reader.tail + data
-                reader.tail = b""
-            self._parse(data, pos, events)
+            if reader.tail:
+                tail, pos = reader.take_tail()
+                data = tail + data if not pos else b"".join((memoryview(tail)[pos:], data))
+            self._feed(data, 0, events, max_messages)
         except ProtocolError as err:
             self._fail(err, events)
             raise
         return events
+
+    def next_events(self, max_messages: int = -1) -> list[Event]:
+        """Go on parsing the input that ``max_messages`` held back: the events it
+        completes, at most *max_messages* messages again (-1: no bound); ``[]`` when
+        nothing is held (see :attr:`held_input`).
+
+        :raises ProtocolError: as :meth:`receive_data`.
+        """
+        reader = self._reader
+        events: list[Event] = []
+        if not reader.held or self.state is CLOSED:
+            return events
+        data, pos = reader.take_tail()
+        try:
+            self._feed(data, pos, events, max_messages)
+        except ProtocolError as err:
+            self._fail(err, events)
+            raise
+        return events
+
+    @property
+    def held_input(self) -> int:
+        """Bytes received but not parsed yet because ``max_messages`` was reached; 0
+        when there is nothing :meth:`next_events` could parse without new data."""
+        reader = self._reader
+        return len(reader.tail) - reader.tail_pos if reader.held else 0
+
+    def _feed(self, data: bytes, pos: int, events: list[Event], budget: int) -> None:
+        reader = self._reader
+        if reader.pending is not None:
+            if budget == 0 and self.state is READY:
+                reader.hold(data, pos)
+                return
+            if pos:
+                data, pos = data[pos:], 0
+            done = reader.finish_pending(data)
+            if done is None:
+                return
+            flags, body, pos = done
+            self._handle_frame(flags, body, events)
+            if budget > 0:
+                budget -= 1
+        self._parse(data, pos, events, budget)
 
     def _fail(self, err: ProtocolError, events: list[Event]) -> None:
         """Close on ``err``, which carries the events completed before the fault."""
@@ -325,7 +376,7 @@ class Connection:
         is at most ``max(64 KiB, 3 * bytes of the body received so far)`` long (and
         never past the body's end), so ask again after each :meth:`received_into`.
         """
-        if self.state is CLOSED:
+        if self.state is CLOSED or self._reader.held:
             return None
         return self._reader.direct_buffer()
 
@@ -356,15 +407,21 @@ class Connection:
             self._out = []
         self._reader.reset()
 
-    def _parse(self, data: bytes, pos: int, events: list[Event]) -> None:
+    def _parse(self, data: bytes, pos: int, events: list[Event], budget: int) -> None:
         # Phase dispatch.  Each step consumes what it can and returns the new
-        # offset, or -1 once the reader has stored the remainder.
+        # offset, or -1 once the reader has stored the remainder.  *budget*: the frames
+        # that may still be parsed in READY (negative: no bound).
         n = len(data)
         while pos < n:
             state = self.state
-            if state is READY and not self._encrypts:
-                self._reader.read_plain(data, pos, events, self._ready_command)
-                return
+            if state is READY:
+                if not self._encrypts:
+                    self._reader.read_plain(data, pos, events, self._ready_command, budget)
+                    return
+                if budget == 0:
+                    self._reader.hold(data, pos)
+                    return
+                budget -= 1
             if state is GREETING:
                 pos = self._parse_greeting(data, events)
             elif state is CLOSED:

@@ -11,7 +11,12 @@ receive hot path of the whole library, so its rules are about cost:
 
   - ``tail``: an incomplete frame header (< 9 bytes) or a partial greeting
     (< 64), re-joined with the next input.  It is small by construction, so
-    the join costs at most one copy of the next input.
+    the join costs at most one copy of the next input.  Or, once the caller's
+    frame budget (``max_frames``, the Connection's ``max_messages``) is
+    spent, the rest of the input, unparsed (``held``): 2 bytes of an empty
+    message stay 2 bytes until the caller has room for it, instead of ~120
+    as a Message object.  It is kept by offset, without a copy, until less
+    than half of the input is left, then copied (O(n) in all).
   - the *pending body*: once a header is known but its body is not complete,
     the received chunks are kept as they are and joined once at the end.  A
     16 MiB frame fed in 64 KiB pieces therefore costs O(n), not O(n^2).
@@ -66,6 +71,7 @@ counted in the message's size.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import repeat
 
 from .codec import FLAG_COMMAND, FLAG_LONG, FLAG_MORE, MAX_FRAME_SIZE, MAX_HANDSHAKE_FRAME
 from .codec import unpack_u64_from
@@ -84,6 +90,8 @@ POOL_SEGMENT_MAX = 4 * 1024 * 1024
 POOL_LIMIT = 16 * 1024 * 1024
 #: a small pending body is joined when it has this many chunks (trickled input)
 _COMPACT_AT = 32
+#: read_plain's frame loop when no budget is set (an endless iterator, shared)
+_FOREVER = repeat(None)
 
 # The pool: segment size (SEGMENT_MIN * 2**k) -> free segments.  list.append/pop are
 # atomic, so OS threads (one hub each) may share it; a race can overshoot POOL_LIMIT by a
@@ -133,13 +141,18 @@ def _give_back(segments: list[bytearray | bytes]) -> None:
 class FrameReader:
     """Frame splitter with partial-input state (see module docstring)."""
 
-    __slots__ = ("tail", "parts", "pending", "_limit", "_max", "_bounded", "_budget",
-                 "_pending_flags", "_pending_need", "_pending_size", "_segments", "_seg_start",
-                 "_filled")
+    __slots__ = ("tail", "tail_pos", "held", "parts", "pending", "_limit", "_max", "_bounded",
+                 "_budget", "_pending_flags", "_pending_need", "_pending_size", "_segments",
+                 "_seg_start", "_filled")
 
     def __init__(self, max_message_size: int = -1) -> None:
-        #: Unparsed bytes (partial header or greeting) from the last call.
+        #: Unparsed bytes from the last call, from ``tail_pos`` on: a partial header or
+        #: greeting, or (``held``) the input left when the frame budget was spent.
         self.tail = b""
+        self.tail_pos = 0
+        #: True when ``tail`` is input held back by the frame budget: it may be parsed
+        #: without new data (``Connection.next_events``).
+        self.held = False
         #: Frames of the message being assembled.
         self.parts: list[bytes] = []
         #: Chunks of a body whose header has been read, else None.
@@ -175,19 +188,36 @@ class FrameReader:
     def reset(self) -> None:
         """Forget everything (the connection is closed)."""
         self.tail = b""
+        self.tail_pos = 0
+        self.held = False
         self.parts = []
         self.pending = None
         self._segments = None  # not pooled: the engine may still hold a view of one
 
     def buffered_bytes(self) -> int:
-        """Memory held for the peer's unfinished input: tail, parts of the message in
-        progress and pending body (the allocated segments, filled or not)."""
+        """Memory held for the peer's unfinished input: tail (the whole buffer while held
+        input is kept by offset), parts of the message in progress and pending body (the
+        allocated segments, filled or not)."""
         held = len(self.tail) + sum(map(len, self.parts))
         if self._segments is not None:
             held += sum(map(len, self._segments))
         elif self.pending:
             held += sum(map(len, self.pending))
         return held
+
+    def hold(self, data: bytes, pos: int) -> None:
+        """Keep ``data[pos:]`` unparsed: the frame budget is spent (``held``)."""
+        if pos >= len(data):
+            return
+        if pos > len(data) - pos:  # most of it is parsed: copy the rest, free the buffer
+            data, pos = data[pos:], 0
+        self.tail, self.tail_pos, self.held = data, pos, True
+
+    def take_tail(self) -> tuple[bytes, int]:
+        """The unparsed input ``(data, pos)``, which the caller parses now."""
+        data, pos = self.tail, self.tail_pos
+        self.tail, self.tail_pos, self.held = b"", 0, False
+        return data, pos
 
     # ---------------------------------------------------------- large bodies
 
@@ -375,8 +405,9 @@ class FrameReader:
         pos: int,
         events: list[Event],
         on_command: Callable[[bytes, list[Event]], None],
+        max_frames: int = -1,
     ) -> None:
-        """Parse every frame of *data* from *pos*: the READY fast path.
+        """Parse the frames of *data* from *pos*: the READY fast path.
 
         Message frames are assembled here; command bodies go to
         *on_command*.  Deliberately inlines :meth:`next_frame` and
@@ -384,6 +415,10 @@ class FrameReader:
         small messages.  Per frame, the only size check is one comparison with
         the message's remaining budget; only MORE frames update it, and only
         when a limit is set (an int subtraction allocates: ~20 ns a frame).
+
+        At most *max_frames* frames (message frames and commands; -1: no
+        limit) are parsed; the rest of *data* is then ``held``.  The bound is
+        the loop's iterator (``repeat``), so it costs no comparison per frame.
         """
         n = len(data)
         parts = self.parts
@@ -392,7 +427,7 @@ class FrameReader:
         bounded = self._bounded
         emit = events.append
         try:
-            while True:
+            for _ in _FOREVER if max_frames < 0 else repeat(None, max_frames):
                 left = n - pos
                 if left < 2:
                     break
@@ -425,6 +460,9 @@ class FrameReader:
                 else:  # single-frame message: the common case, one list build
                     emit(Message([data[start:end]]))
                 pos = end
+            else:  # max_frames parsed: the rest waits, unparsed
+                self.hold(data, pos)
+                return
             if pos < n:
                 self.tail = data[pos:]
         finally:

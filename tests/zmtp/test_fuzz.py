@@ -14,7 +14,9 @@ fed
   garbage;
 
 whole, byte by byte, or in random chunks, sometimes through ``receive_buffer()`` /
-``received_into()`` as the engine does for large bodies.  An AuthRequest is answered with
+``received_into()`` as the engine does for large bodies, sometimes with a bound on the
+messages each call may return (``max_messages``, then ``next_events()`` while input is held,
+as the engine does at RCVHWM): the events are then exactly those of the unbounded run.  An AuthRequest is answered with
 200 or 400 (or never), as the engine would, while the Connection is still in HANDSHAKE.
 
 Checked: only ProtocolError escapes (then the Connection is CLOSED); the reader never holds
@@ -47,8 +49,8 @@ from hypothesis import strategies as st
 from nacl.bindings import crypto_scalarmult_base
 
 from gzmq.zmtp import (
-    AuthRequest, Connection, ConnectionState, CurveClient, CurveServer, Message, NullMechanism,
-    PlainClient, PlainServer, ProtocolError, codec,
+    AuthRequest, Cancel, Connection, ConnectionState, CurveClient, CurveServer, Message,
+    NullMechanism, PlainClient, PlainServer, ProtocolError, Subscribe, codec,
 )
 
 FUZZ_EXAMPLES = int(os.environ.get("GZMQ_FUZZ_EXAMPLES", "250"))
@@ -203,10 +205,13 @@ def chunks(data: bytes, plan: tuple[int, ...]) -> Iterator[bytes]:
 
 
 def feed(name: str, data: bytes, plan: tuple[int, ...], answers: tuple[bytes | None, ...],
-         direct: bool) -> list[Any]:
-    """Feed *data* to a fresh target as the engine would; return its events.
+         direct: bool, room: int = -1) -> list[Any]:
+    """Feed *data* to a fresh target as the engine would; return its events (those before
+    a ProtocolError included). *room*: the ``max_messages`` of each ``receive_data`` (-1:
+    none); held input is then parsed by ``next_events(max(room, 1))`` before more is fed.
 
-    Fails on any exception but ProtocolError, and on memory held beyond the bound."""
+    Fails on any exception but ProtocolError, on memory held beyond the bound, and on a
+    call returning more messages than it was allowed."""
     conn = CASES[name][0]()
     conn.initiate()
     reader = conn._reader
@@ -229,19 +234,31 @@ def feed(name: str, data: bytes, plan: tuple[int, ...], answers: tuple[bytes | N
                     events = conn.received_into(n)
                 else:
                     fed += len(chunk)
-                    events, chunk = conn.receive_data(chunk), b""
-                conn.data_to_send()
-                out += events
-                for event in events:
-                    if isinstance(event, AuthRequest) and conn.state is HANDSHAKE:
-                        verdict = next(answer)
-                        if verdict is not None:
-                            out += conn.auth_reply(verdict)
-                            conn.data_to_send()
-                assert reader.buffered_bytes() <= 4 * fed + 64 * KiB, (fed, reader.buffered_bytes())
-    except ProtocolError:
+                    events, chunk = conn.receive_data(chunk, room), b""
+                    assert room < 0 or _messages(events) <= room
+                while True:
+                    conn.data_to_send()
+                    out += events
+                    for event in events:
+                        if isinstance(event, AuthRequest) and conn.state is HANDSHAKE:
+                            verdict = next(answer)
+                            if verdict is not None:
+                                out += conn.auth_reply(verdict)
+                                conn.data_to_send()
+                    assert reader.buffered_bytes() <= 4 * fed + 64 * KiB, (fed, reader.buffered_bytes())
+                    if not conn.held_input:
+                        break
+                    assert room >= 0 and conn.receive_buffer() is None
+                    events = conn.next_events(max(room, 1))
+                    assert _messages(events) <= max(room, 1)
+    except ProtocolError as err:
         assert conn.state is CLOSED
+        out += err.events
     return out
+
+
+def _messages(events: list[Any]) -> int:
+    return sum(isinstance(event, (Message, Subscribe, Cancel)) for event in events)
 
 
 # ------------------------------------------------------------------ strategies
@@ -349,9 +366,12 @@ COMMON = dict(
 
 def run_fuzz(name: str, examples: int) -> None:
     @settings(max_examples=examples, **COMMON)  # type: ignore[arg-type]
-    @given(case=inputs(name), answers=ANSWERS, direct=st.booleans())
-    def check(case: Input, answers: tuple[bytes | None, ...], direct: bool) -> None:
-        feed(name, case.data, case.plan, answers, direct)
+    @given(case=inputs(name), answers=ANSWERS, direct=st.booleans(),
+           room=st.sampled_from([-1, -1, 0, 1, 3, 1000]))
+    def check(case: Input, answers: tuple[bytes | None, ...], direct: bool, room: int) -> None:
+        events = feed(name, case.data, case.plan, answers, direct, room)
+        if room >= 0:  # bounded parsing delays events, never changes them
+            assert events == feed(name, case.data, case.plan, answers, direct)
 
     check()
 
