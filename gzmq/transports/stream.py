@@ -4,8 +4,9 @@
   greenlet. Transient accept errors (EMFILE...) back off from 10 ms to 1 s, as gevent's
   BaseServer does, instead of spinning. A connection flood is bounded (``HandshakeGate``): a
   socket keeps at most ``max_pending_handshakes`` accepted connections in their handshake
-  (HANDSHAKE_IVL bounds how long each stays there); beyond that, a new connection is closed
-  at accept, before we send a byte, and counted. The loop yields to the hub every
+  (HANDSHAKE_IVL bounds how long each stays there); beyond that, each new connection closes
+  a pending one (the oldest; of its own source first if that source holds half the bound),
+  with a reset and no further byte, and it is counted. The loop yields to the hub every
   ``ACCEPT_BATCH`` connections, so a flood cannot starve the connections already served.
 - ``Connector``: libzmq's "session" for a connect(). It creates the pipe at once, so messages
   sent before the peer exists are queued up to SNDHWM, and keeps it across reconnects. It dials,
@@ -17,10 +18,12 @@
 from __future__ import annotations
 
 import errno
+import ipaddress
 import random
 import socket as stdsocket
 import struct
 import weakref
+from collections import OrderedDict
 from typing import Any, Callable, Optional
 
 import gevent
@@ -38,36 +41,92 @@ __all__ = ["Listener", "Connector", "apply_buffer_sizes", "HandshakeGate", "hand
 #: socket's own is its ``max_pending_handshakes`` attribute (0 or None: no bound). Each one
 #: costs an fd and roughly 10-20 KiB (an engine, its greenlet, a ZMTP parser), so 1024 is
 #: about 16 MiB. A legitimate burst (every client of a restarted server reconnecting at once)
-#: needs few slots at a time, as a NULL or PLAIN handshake takes one round trip; clients
-#: closed at accept dial again after RECONNECT_IVL, as libzmq's do.
+#: needs few slots at a time, as a NULL or PLAIN handshake takes one round trip; a client
+#: whose handshake was evicted dials again after RECONNECT_IVL, as libzmq's do.
 MAX_PENDING_HANDSHAKES = 1024
-#: while a socket closes connections at accept, one summary line per this many seconds
+#: while a socket evicts pending handshakes, one summary line per this many seconds
 REFUSALS_LOG_INTERVAL = 10.0
 #: the accept loop yields to the hub after this many connections in a row
 ACCEPT_BATCH = 64
+#: or after this many that evicted a pending handshake (each one also starts an engine and
+#: ends another, ~100 us): the hub turns more often under a flood, so established peers and
+#: newcomers' handshakes keep moving while it lasts
+EVICT_BATCH = 16
 
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 
+class _Slot:
+    """One accepted connection in its handshake: where it came from, and how to drop it."""
+
+    __slots__ = ("source", "endpoint", "evict")
+
+    def __init__(self, source: str, endpoint: str) -> None:
+        self.source = source
+        self.endpoint = endpoint
+        #: closes the connection at once, with a reset (set by the Listener once it has made
+        #: the engine)
+        self.evict: Callable[[], None] = _nothing
+
+
+def _nothing() -> None:
+    pass
+
+
+def source_key(peer_address: str) -> str:
+    """Whose share a connection counts against: its IPv4 address, its IPv6 /64 (one host
+    usually holds a whole /64), or for ipc the peer's user (``localhost:uid:gid``, any pid)."""
+    if peer_address.startswith("localhost:"):
+        return peer_address.rpartition(":")[0]
+    if ":" not in peer_address:
+        return peer_address
+    if peer_address.startswith("::ffff:") and "." in peer_address:
+        return peer_address[7:]  # IPv4-mapped: the IPv4 address
+    try:
+        return ipaddress.IPv6Address(peer_address.partition("%")[0]).exploded[:19]
+    except ValueError:
+        return peer_address
+
+
 class HandshakeGate:
-    """One per socket, shared by all its listeners: how many accepted connections are still
-    in their handshake (``pending``), and how many were closed at accept because the bound
-    was reached (``refused``, since the socket was made).
+    """One per socket, shared by all its listeners: the accepted connections still in their
+    handshake (``pending`` of them), oldest first, and how many of them were closed to make
+    room for newer ones (``evicted``, since the socket was made).
+
+    When the bound is reached, a new connection is admitted and a pending one is closed at
+    once, with a reset and no further byte: the oldest of the new connection's own source if
+    that source already holds its share (half the bound), else the oldest of a source that
+    holds more than its share, else the oldest of all. So a flood from one address only ever
+    displaces its own connections, and a flood from many gives every newcomer (bound / the
+    flood's connection rate) seconds for its handshake, where closing newcomers at accept
+    shut them out until a slot freed, up to HANDSHAKE_IVL.
 
     Logging on ``gzmq.security`` is per episode, never per connection: one warning when the
     bound is first hit, then every ``REFUSALS_LOG_INTERVAL`` s a summary with the count while
-    connections are still being refused, and a last line once a whole interval passed
-    without any (the next refusal then starts a new episode with a new warning).
+    handshakes are still being evicted, and a last line once a whole interval passed without
+    any (the next eviction then starts a new episode with a new warning).
     """
 
     def __init__(self, socket: Any) -> None:
         self._socket = weakref.ref(socket)
-        self.pending = 0
-        self.refused = 0
-        self._episode_refused = 0  # in the current episode (since its first warning)
-        self._interval_refused = 0  # since the last summary line
+        self.evicted = 0
+        self._slots: "OrderedDict[_Slot, None]" = OrderedDict()  # oldest first
+        self._by_source: "dict[str, OrderedDict[_Slot, None]]" = {}
+        self._hog: Optional[str] = None  # the last source seen holding more than its share
+        self._episode_evicted = 0  # in the current episode (since its first warning)
+        self._interval_evicted = 0  # since the last summary line
         self._endpoints: set[str] = set()
         self._timer: Any = None  # the summary timer, during an episode
+
+    @property
+    def pending(self) -> int:
+        """Accepted connections still in their handshake."""
+        return len(self._slots)
+
+    @property
+    def refused(self) -> int:
+        """The former name of ``evicted`` (new connections used to be closed at accept)."""
+        return self.evicted
 
     @property
     def limit(self) -> int:
@@ -80,37 +139,80 @@ class HandshakeGate:
             return MAX_PENDING_HANDSHAKES  # not a count: ignore it rather than break accept()
         return max(value, 0)
 
-    def admit(self) -> Optional[Callable[[], None]]:
-        """Take a slot for a new connection; return the function that gives it back (call
-        it any number of times), or None if the bound is reached."""
+    def holding(self, source: str) -> int:
+        """How many pending handshakes come from ``source`` (a ``source_key``)."""
+        return len(self._by_source.get(source, ()))
+
+    def admit(self, source: str, endpoint: str) -> tuple[_Slot, Callable[[], None]]:
+        """Take a slot for a new connection from ``source`` (a ``source_key``), evicting a
+        pending one first if the bound is reached; return the slot and the function that
+        gives it back (call it any number of times)."""
         limit = self.limit
-        if limit and self.pending >= limit:
-            return None
-        self.pending += 1
-        taken = [True]
+        victims = []
+        while limit and len(self._slots) >= limit:
+            victim = self._victim(source, limit)
+            self._remove(victim)
+            victims.append(victim)
+        slot = _Slot(source, endpoint)
+        self._slots[slot] = None
+        own = self._by_source.get(source)
+        if own is None:
+            own = self._by_source[source] = OrderedDict()
+        own[slot] = None
+        if limit and len(own) > max(limit // 2, 1):
+            self._hog = source
+        for victim in victims:
+            self._evict(victim)
 
         def release() -> None:
-            if taken:
-                taken.clear()
-                self.pending -= 1
-        return release
+            self._remove(slot)
+        return slot, release
 
-    def refuse(self, endpoint: str) -> None:
-        """Count (and log, per episode) one connection closed at accept."""
-        self.refused += 1
-        self._episode_refused += 1
-        self._interval_refused += 1
-        self._endpoints.add(endpoint)
+    def _victim(self, source: str, limit: int) -> _Slot:
+        share = max(limit // 2, 1)
+        own = self._by_source.get(source)
+        if own and len(own) >= share:
+            return next(iter(own))  # the newcomer's source is at its share: its own oldest
+        hog = self._hog
+        if hog is not None:
+            theirs = self._by_source.get(hog)
+            if theirs and len(theirs) > share:
+                return next(iter(theirs))
+            self._hog = None
+        return next(iter(self._slots))
+
+    def _remove(self, slot: _Slot) -> None:
+        if slot not in self._slots:
+            return  # given back already
+        del self._slots[slot]
+        own = self._by_source[slot.source]
+        del own[slot]
+        if not own:
+            del self._by_source[slot.source]
+
+    def _evict(self, slot: _Slot) -> None:
+        """Close a pending handshake (given back already) at once; count and log it."""
+        slot.evict()
+        self.evicted += 1
+        self._episode_evicted += 1
+        self._interval_evicted += 1
+        self._endpoints.add(slot.endpoint)
         if self._timer is not None:
             return
-        self._interval_refused = 0
+        self._interval_evicted = 0
         security_log.warning(
             "%d connections to %s are in their handshake, the bound (max_pending_handshakes): "
-            "closing new connections at accept until handshakes finish (summary every %g s)",
-            self.pending, endpoint, REFUSALS_LOG_INTERVAL)
+            "each new connection now closes the oldest pending one (of its own source once "
+            "that holds half the bound)%s (summary every %g s)",
+            len(self._slots), slot.endpoint, self._busiest(), REFUSALS_LOG_INTERVAL)
         self._timer = gevent.get_hub().loop.timer(REFUSALS_LOG_INTERVAL, REFUSALS_LOG_INTERVAL,
                                                   ref=False)
         self._timer.start(self._summarize)
+
+    def _busiest(self) -> str:
+        hog = self._hog
+        held = self.holding(hog) if hog is not None else 0
+        return f"; {held} are from {hog}" if held else ""
 
     def socket_closed(self) -> None:
         """The socket stopped listening for good: end an episode now, with its last line."""
@@ -123,21 +225,21 @@ class HandshakeGate:
         socket = self._socket()
         if socket is None or socket.closed:
             security_log.warning(
-                "%s: socket closed; %d connections were closed at accept in its last flood "
-                "(%d since it was made)", endpoints, self._episode_refused, self.refused)
-        elif self._interval_refused:
+                "%s: socket closed; %d pending handshakes were evicted in its last flood "
+                "(%d since it was made)", endpoints, self._episode_evicted, self.evicted)
+        elif self._interval_evicted:
             security_log.warning(
-                "%d connections to %s closed at accept in the last %g s (%d in this flood, "
-                "%d since the socket was made); %d handshakes in progress",
-                self._interval_refused, endpoints, REFUSALS_LOG_INTERVAL, self._episode_refused,
-                self.refused, self.pending)
-            self._interval_refused = 0
+                "%d pending handshakes on %s evicted in the last %g s (%d in this flood, "
+                "%d since the socket was made); %d handshakes in progress%s",
+                self._interval_evicted, endpoints, REFUSALS_LOG_INTERVAL, self._episode_evicted,
+                self.evicted, len(self._slots), self._busiest())
+            self._interval_evicted = 0
             return
         else:
             security_log.warning(
-                "%s: no connection closed at accept for %g s; %d were in the flood before "
+                "%s: no pending handshake evicted for %g s; %d were in the flood before "
                 "(%d since the socket was made)", endpoints, REFUSALS_LOG_INTERVAL,
-                self._episode_refused, self.refused)
+                self._episode_evicted, self.evicted)
         self._end_episode()
 
     def _end_episode(self) -> None:
@@ -145,7 +247,7 @@ class HandshakeGate:
             self._timer.stop()
             self._timer.close()
             self._timer = None
-        self._episode_refused = self._interval_refused = 0
+        self._episode_evicted = self._interval_evicted = 0
         self._endpoints.clear()
 
 
@@ -153,7 +255,7 @@ _GATES: "weakref.WeakKeyDictionary[Any, HandshakeGate]" = weakref.WeakKeyDiction
 
 
 def handshake_gate(socket: Any) -> HandshakeGate:
-    """The socket's ``HandshakeGate`` (its pending and refused counts)."""
+    """The socket's ``HandshakeGate`` (its pending and evicted counts)."""
     gate = _GATES.get(socket)
     if gate is None:
         gate = _GATES[socket] = HandshakeGate(socket)
@@ -183,7 +285,8 @@ class Listener:
 
     def _accept_loop(self) -> None:
         delay = self.min_delay
-        in_a_row = 0
+        gate = self._gate
+        in_a_row = 0  # connections since the last yield; one that evicted counts for 4
         while True:
             try:
                 stream, _ = self.listening.accept()
@@ -195,30 +298,28 @@ class Listener:
                 delay = min(delay * 2, self.max_delay)
                 continue
             delay = self.min_delay
+            evicted = gate.evicted
             self._serve(stream)
-            in_a_row += 1
+            in_a_row += 1 if gate.evicted == evicted else ACCEPT_BATCH // EVICT_BATCH
             if in_a_row >= ACCEPT_BATCH:  # accept() does not yield while the backlog is full
                 in_a_row = 0
                 gevent.sleep(0)
 
     def _serve(self, stream: gsocket.socket) -> None:
-        release = self._gate.admit()
-        if release is None:
-            self._refuse(stream)
-            return
         try:
             self._configure(stream, self.socket._options)
             peer_address = self._peer_address(stream)
         except OSError:  # the peer hung up already: nothing to serve
-            release()
             stream.close()
             return
+        slot, release = self._gate.admit(source_key(peer_address), self.endpoint)
         self.socket._emit(Event.ACCEPTED, stream.fileno(), self.endpoint)
         engine = Engine(self.socket, stream, self.endpoint, peer_address)
         engine.on_handshake_done = release
         self._engines.add(engine)
         greenlet = self.socket._lifecycle.spawn(engine.run)
         greenlet.link(lambda _, engine=engine: self._engine_ended(engine, release))
+        slot.evict = lambda: self._evict(engine, greenlet)
 
     def _engine_ended(self, engine: Engine, release: Callable[[], None]) -> None:
         # The handshake ended with the engine, however it ended (failure, timeout, hang-up,
@@ -230,16 +331,19 @@ class Listener:
         except OSError:
             pass
 
-    def _refuse(self, stream: gsocket.socket) -> None:
-        """Too many handshakes in progress: close at once, before sending a byte (with a
-        reset, so that the flood leaves no TIME_WAIT here), and count it."""
+    def _evict(self, engine: Engine, greenlet: gevent.Greenlet) -> None:
+        """The gate needs this pending handshake's slot for a newer connection: close it at
+        once, sending nothing more (a reset, so that the flood leaves no TIME_WAIT here), and
+        end its engine. The monitor sees ACCEPT_FAILED (EAGAIN), as when connections were
+        closed at accept, then DISCONNECTED for the connection it saw ACCEPTED."""
         try:
-            stream.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_LINGER, _RESET_ON_CLOSE)
+            engine.stream.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_LINGER, _RESET_ON_CLOSE)
         except OSError:
             pass
-        stream.close()
-        self._gate.refuse(self.endpoint)
+        engine.close()  # frees the fd now; the engine ends without reporting anything
+        greenlet.kill(block=False)  # even if it waits on something else (a ZAP reply)
         self.socket._emit(Event.ACCEPT_FAILED, errno.EAGAIN, self.endpoint)
+        self.socket._emit(Event.DISCONNECTED, engine.fd, self.endpoint)
 
     def _stop_listening(self) -> None:
         if self._greenlet is not None:
