@@ -66,7 +66,9 @@ def run_handshake(engine: Any) -> list[Any]:
             data = stream.recv(READ_SIZE)
             if not data:
                 raise PeerClosed()
-            events = conn.receive_data(data)
+            # what follows the handshake in this read stays raw bytes in the Connection:
+            # the ConnectionReader parses it into no more than RCVHWM lets in
+            events = conn.receive_data(data, 0)
             _flush(engine)
             done = _process(engine, events)
             if done is not None:

@@ -149,8 +149,20 @@ def flood(stream: gsocket.socket) -> None:
         pass
 
 
-def flooders(socket: Any, count: int) -> tuple[list[gsocket.socket], list[gevent.Greenlet]]:
-    streams = [raw_peer(socket, "PUSH")[0] for _ in range(count)]
+PUSH_READY = b"\x04\x1a\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH"
+
+
+def flooders(socket: Any, count: int, bundled: bool = False,
+             ) -> tuple[list[gsocket.socket], list[gevent.Greenlet]]:
+    """*count* PUSH peers flooding *socket*; *bundled*: each sends its greeting, READY and
+    the first 64 KiB of the flood at once, so that they arrive with the handshake."""
+    if not bundled:
+        streams = [raw_peer(socket, "PUSH")[0] for _ in range(count)]
+    else:
+        streams = [gsocket.create_connection(("127.0.0.1", port_of(socket)))
+                   for _ in range(count)]
+        for stream in streams:
+            stream.sendall(NULL_GREETING + PUSH_READY + FLOOD[:64 * KIB])
     return streams, [gevent.spawn(flood, stream) for stream in streams]
 
 
@@ -160,16 +172,18 @@ def stop(streams: list[gsocket.socket], greenlets: list[gevent.Greenlet]) -> Non
         stream.close()
 
 
-def test_tiny_messages_beyond_rcvhwm_stay_raw_bytes(ctx: Any, echo: Echo) -> None:
+@pytest.mark.parametrize("bundled", [False, True], ids=["after", "with the handshake"])
+def test_tiny_messages_beyond_rcvhwm_stay_raw_bytes(ctx: Any, echo: Echo, bundled: bool) -> None:
     """20 peers flood a PULL that does not read: each connection holds RCVHWM messages in
-    the pipe and at most one read (256 KiB) of raw bytes, not 131,072 messages a read."""
+    the pipe and at most one read (256 KiB) of raw bytes, not 131,072 messages a read; also
+    when the flood comes with the handshake, in the handshake's own read."""
     count = 20
     pull = ctx.socket(gzmq.PULL)
     pull.linger = 0
     pull.bind("tcp://127.0.0.1:*")
     gc.collect()
     before, objects = rss_bytes(), len(gc.get_objects())
-    streams, greenlets = flooders(pull, count)
+    streams, greenlets = flooders(pull, count, bundled)
     try:
         assert wait_until(lambda: len(engines(pull)) == count, 5)
         worst = echo.worst_round_trip(1.5)
