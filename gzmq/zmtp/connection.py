@@ -30,7 +30,9 @@ Phases (``conn.state``)::
 
 Receive buffering lives in :class:`~gzmq.zmtp.reader.FrameReader` (O(n) for
 large frames, one copy per body; memory grows with the bytes received, never
-with a size a header declares).
+with a size a header declares).  Input that is not ``bytes`` (a reused
+``bytearray``/``memoryview``) is copied on entry, so parts handed out are
+always fresh, immutable ``bytes``.
 
 Bounded parsing: ``receive_data(data, max_messages=n)`` returns at most *n*
 messages (and subscriptions); the input it did not parse stays in the
@@ -39,9 +41,7 @@ it without new data.  An engine passes the room left in its receive queue, so
 a burst of tiny messages costs 2 bytes each on the wire, not a Message object
 each beyond RCVHWM.  The bound counts every frame parsed after the handshake
 (each frame of a multipart message, and each command): it costs no comparison
-per frame, and a call may return fewer than *n* messages with input still held.  Input that is not ``bytes`` (a reused
-``bytearray``/``memoryview``) is copied on entry, so parts handed out are
-always fresh, immutable ``bytes``.
+per frame, and a call may return fewer than *n* messages with input still held.
 
 Hostile input: for any bytes, ``receive_data``/``received_into``/``auth_reply``
 raise nothing but ``ProtocolError`` (``LocalProtocolError`` only for misuse by

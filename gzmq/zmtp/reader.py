@@ -72,6 +72,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import repeat
+from typing import cast
 
 from .codec import FLAG_COMMAND, FLAG_LONG, FLAG_MORE, MAX_FRAME_SIZE, MAX_HANDSHAKE_FRAME
 from .codec import unpack_u64_from
@@ -281,12 +282,13 @@ class FrameReader:
         view = memoryview(data)
         done = 0
         while done < take:
-            if segments:
-                segment = segments[-1]
-                offset = self._filled - self._seg_start
-            if not segments or offset == len(segment):
+            last = segments[-1]
+            offset = self._filled - self._seg_start
+            if offset == len(last):  # full (the chunks a body began with always are)
                 segment = self._grow(take - done)
                 offset = 0
+            else:
+                segment = cast(bytearray, last)
             step = min(take - done, len(segment) - offset)
             segment[offset:offset + step] = view[pos + done:pos + done + step]
             done += step
@@ -347,7 +349,7 @@ class FrameReader:
         chunks = self.pending
         assert chunks
         filled = self._pending_size - self._pending_need
-        self._segments = chunks
+        self._segments = cast("list[bytearray | bytes]", chunks)
         self._filled = filled
         self._seg_start = filled - len(chunks[-1])
         self._pending_need = self._pending_size

@@ -16,8 +16,9 @@ fed
 whole, byte by byte, or in random chunks, sometimes through ``receive_buffer()`` /
 ``received_into()`` as the engine does for large bodies, sometimes with a bound on the
 messages each call may return (``max_messages``, then ``next_events()`` while input is held,
-as the engine does at RCVHWM): the events are then exactly those of the unbounded run.  An AuthRequest is answered with
-200 or 400 (or never), as the engine would, while the Connection is still in HANDSHAKE.
+as the engine does at RCVHWM): the events are then exactly those of the unbounded run.
+An AuthRequest is answered with 200 or 400 (or never), as the engine would, while the
+Connection is still in HANDSHAKE.
 
 Checked: only ProtocolError escapes (then the Connection is CLOSED); the reader never holds
 more than ``4 * bytes fed + 64 KiB`` (the geometric segments of a large body: see
@@ -245,7 +246,8 @@ def feed(name: str, data: bytes, plan: tuple[int, ...], answers: tuple[bytes | N
                             if verdict is not None:
                                 out += conn.auth_reply(verdict)
                                 conn.data_to_send()
-                    assert reader.buffered_bytes() <= 4 * fed + 64 * KiB, (fed, reader.buffered_bytes())
+                    held = reader.buffered_bytes()
+                    assert held <= 4 * fed + 64 * KiB, (fed, held)
                     if not conn.held_input:
                         break
                     assert room >= 0 and conn.receive_buffer() is None
