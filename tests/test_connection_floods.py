@@ -1064,7 +1064,10 @@ def test_sustained_flood_with_churn(ctx: Any, caplog: Any, monkeypatch: Any) -> 
     assert server.gate.evicted > 1000, result  # the bound was hit all along
     assert result["p99_ms"] < 200, result
     assert len(joins) >= 5, result  # new peers got in during the flood
-    assert result["newcomer_max_s"] < 1.0, result
+    # a newcomer whose SYN met a full kernel accept queue (BACKLOG) is retried by TCP after
+    # 1 s, whatever gzmq does; locked out, as before the eviction policy, it waited up to
+    # HANDSHAKE_IVL (30 s by default)
+    assert result["newcomer_max_s"] < 2.5, result
     assert result["peak_fds"] <= workers + bound + 50, result
     # flat once warmed up (a 30 s run levels off after ~10 s): under 6 MiB in the second half
     assert samples[-1][1] - samples[len(samples) // 2][1] < 6 * 1024, result
