@@ -114,9 +114,8 @@ class Engine:
             return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
         try:
             events = run_handshake(self)
-            self._on_ready(events[0])
-            self._reader = ConnectionReader(self)
-            self._reader.run(events[1:])
+            reader = self._on_ready(events[0])
+            reader.run(events[1:])
         except zmtp.ProtocolError as error:
             security_log.warning("%s with %s (%s) failed: %s",
                                  "connection" if self.handshake_done else "handshake",
@@ -171,16 +170,18 @@ class Engine:
         return self._finish(ConnectionOutcome.CLOSED if self._closing
                             else ConnectionOutcome.DISCONNECTED)
 
-    def _on_ready(self, ready: zmtp.HandshakeComplete) -> None:
+    def _on_ready(self, ready: zmtp.HandshakeComplete) -> ConnectionReader:
+        """The handshake succeeded: attach the pipe (making one on the bind side) and take
+        over its engine end with a fresh reader and writer; return the reader to run."""
         self.handshake_done = True
         if self.on_handshake_done is not None:
             self.on_handshake_done()
         socket = self.socket
         lifecycle = socket._lifecycle
-        if self.pipe is None:
+        if self.pipe is None or self._engine_pipe is None:
             self.pipe, self._engine_pipe = lifecycle.new_pipe()
             self.pipe.endpoint = self.endpoint
-        pipe = self.pipe
+        pipe, engine_end = self.pipe, self._engine_pipe
         properties = dict(ready.properties)
         properties["Peer-Address"] = self.peer_address.encode()
         if ready.user_id:
@@ -188,10 +189,7 @@ class Engine:
         pipe.properties = properties
         if not pipe.routing_id:
             pipe.routing_id = bytes(properties.get("Identity", b""))
-        pipe.owner = self
-        # the reader and writer take over the queues' engine-side signals (a reconnect
-        # replaces the previous engine's)
-        pipe.inbound.write_closed = False
+        engine_end.outbound.reopen_writing()  # after a reconnect: this peer sends again
         if self._reconnected:
             socket._routing.hiccup(pipe)
         if not self._attached:
@@ -200,12 +198,17 @@ class Engine:
             self._attached = lifecycle.attach(pipe)
         socket._emit(Event.HANDSHAKE_SUCCEEDED, 0, self.endpoint)
         self.last_received = monotonic()
-        self._writer = ConnectionWriter(self.stream, self.conn, pipe.outbound,
+        self._writer = ConnectionWriter(self.stream, self.conn, engine_end.inbound,
                                         self._writer_finished)
-        if pipe.outbound.items or pipe.outbound.write_closed:
+        reader = self._reader = ConnectionReader(self, engine_end.outbound)
+        # the engine end's notifiers: the writer hears of messages to write, the reader of room
+        # at RCVHWM (a reconnect replaces the previous engine's)
+        engine_end.attach_notifiers(on_readable=self._writer, on_writable=reader.room)
+        if len(engine_end.inbound) or engine_end.inbound.write_closed:
             self._writer.notify()  # queued before (or between) connections, or closing
         if socket._options.heartbeat_ivl > 0:
             self._ensure_heartbeat()
+        return reader
 
     def _ensure_heartbeat(self) -> "_Heartbeat":
         if self._heartbeat is None:
@@ -234,7 +237,7 @@ class Engine:
     def shutdown(self) -> None:
         """The socket is closing: finish writing what is queued, then disconnect."""
         self._closing = True
-        if self.pipe is None or (not self.handshake_done and not self.pipe.outbound.items):
+        if self.pipe is None or (not self.handshake_done and not len(self.pipe.outbound)):
             self._close_stream()  # nothing queued for this peer
             return
         # what is queued goes out first; a handshake in progress finishes, then the writer
@@ -286,9 +289,10 @@ class Engine:
         if self._reader is not None:
             self._reader.close()
         pipe = self.pipe
-        if pipe is not None and self.handshake_done:
-            pipe.inbound.write_closed = True  # the socket may read what arrived, then no more
-            pipe.inbound.reader.notify()
+        if pipe is not None and self.handshake_done and self._engine_pipe is not None:
+            # the socket may read what arrived, then no more; this engine hears nothing more
+            self._engine_pipe.close_writing()
+            self._engine_pipe.detach_notifiers()
         if pipe is not None and self._attached and not self._keeps_pipe():
             socket._lifecycle.detach(pipe)
             self._attached = False

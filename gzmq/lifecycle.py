@@ -23,6 +23,7 @@ from gevent.pool import Group
 from errno import ENOENT
 from .error import ZMQError
 from .pipe import Pipe, pipe_pair
+from .routing.base import attach_pipe
 
 __all__ = ["EndpointHandle", "EndpointTable", "SocketLifecycle", "all_lifecycles"]
 
@@ -101,19 +102,18 @@ class SocketLifecycle:
         self.socket._wake_all()
 
     def new_pipe(self) -> tuple[Pipe, Pipe]:
-        """A pipe for a tcp/ipc peer: the socket's end wired to the socket's signals."""
+        """A pipe for a tcp/ipc peer: (the socket's end, the engine's end). The socket's end
+        gets its notifiers when it is attached; nothing can reach the socket before that."""
         options = self.socket._options
         socket_end, engine_end = pipe_pair(options.sndhwm, options.rcvhwm)
         socket_end.inbound.conflate = socket_end.outbound.conflate = bool(options.conflate)
-        socket_end.inbound.reader = self.socket._recv_signal
-        socket_end.outbound.writer = self.socket._send_signal
         return socket_end, engine_end
 
     def attach(self, pipe: Pipe) -> bool:
+        """Give ``pipe`` (the socket's end) to the routing (``attach_pipe``): its queues tell
+        the routing which pipe became readable or writable, then wake the socket's waiters."""
         socket = self.socket
-        pipe.inbound.reader = socket._recv_signal
-        pipe.outbound.writer = socket._send_signal
-        accepted = socket._routing.attach(pipe)
+        accepted = attach_pipe(socket._routing, pipe, socket._recv_signal, socket._send_signal)
         socket._wake_all()
         return accepted
 

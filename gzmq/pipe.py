@@ -1,34 +1,90 @@
-"""Pipes: the only objects shared between user greenlets and connection greenlets.
+"""Pipes: the only objects shared between a socket and whatever feeds it (an engine, or the
+other socket of an inproc connection).
 
-A pipe joins a socket to one peer. It is two bounded FIFO queues of whole messages (one per
-direction) seen from two ends: ``pipe_pair()`` returns ``(a, b)`` where ``a.outbound is
-b.inbound`` and ``a.inbound is b.outbound``. For tcp/ipc one end belongs to the socket and the
-other to the connection's Engine; for inproc each end belongs to a socket and no engine exists.
+A pipe joins a socket to one peer. It is two bounded FIFO queues of whole messages
+(``MessageQueue``, one per direction) seen from two ends: ``pipe_pair()`` returns ``(a, b)``
+where ``a.outbound is b.inbound`` and ``a.inbound is b.outbound``. For tcp/ipc one end belongs
+to the socket and the other to the connection's Engine; for inproc each end belongs to a socket.
 
 Rules:
+
 - An item is a message (``list[bytes]``) or a ``SubscriptionCommand``. Messages are whole:
   multipart atomicity is decided before a message enters a pipe, never inside one.
-- The high-water mark counts messages per direction (0 = unbounded). ``send_nowait`` raises
-  ``Again`` at the mark; nothing here ever blocks. Blocking lives in the socket facade (one
-  loop, ``Socket._wait``) and in the engine, which are the two kinds of owner.
-- Every put notifies the queue's ``reader`` signal; a get notifies its ``writer`` signal when
-  the queue was full (only then can a writer be waiting for room). Owners
-  assign those signals: a socket gives all its pipes its own two signals (so one wait covers
-  every peer); an engine gives its own. Reassigning them is how a reconnecting engine takes
-  over a pipe that outlived the previous connection.
-- ``close_writing()`` marks "no more items will come"; the reader drains what is left first.
+- The high-water mark counts items per direction (0 = unbounded). ``try_put`` refuses at the
+  mark; nothing here ever blocks. Blocking lives in the socket facade (``Socket._wait``) and in
+  the engine, the two kinds of owner. CONFLATE: a new message replaces whatever is queued
+  (subscription commands are never conflated).
+- A queue's state is changed only through its methods; nobody outside this module touches the
+  items. ``writable`` is True exactly when ``try_put`` would succeed, ``readable`` exactly when
+  ``take`` would return an item.
+- ``close_writing()`` means "no more items will come": the reader drains what is left first.
+  ``close_reading()`` means "nobody will read": what is queued is dropped, puts are refused.
+
+Notifiers (the one way a pipe tells anybody anything):
+
+- Each queue has a *writer side* and a *reader side*, and each side gives it one ``Notifier``
+  (any object with ``notify()``). The owner of a pipe end attaches its two notifiers at once
+  with ``Pipe.attach_notifiers(on_readable, on_writable)``: ``on_readable`` for its inbound
+  queue, ``on_writable`` for its outbound queue. The socket side attaches per-pipe notifiers
+  that tell its routing *which* pipe changed (libzmq's read_activated / write_activated); an
+  engine attaches its writer and its reader's room signal. A reconnecting engine takes over the
+  engine end through the same method, which replaces the previous engine's notifiers.
+- The reader side is notified when its queue *becomes readable*: a put into an empty queue,
+  or writing closes. The writer side is notified when its queue *becomes writable*: a take,
+  ``clear()`` or a raised mark that leaves room in a queue that was at its mark, or reading
+  closes; and after every ``take_batch`` (a batch taken is progress, which exit delivery
+  watches). These are edges: a put into a non-empty queue notifies nobody. A notifier may be
+  called more often than that (receivers always re-check), never less.
+- A pipe calls ``notify()`` and nothing else: it never touches a gevent Event, a hub or a
+  greenlet. ``Signal`` below is the default notifier: it wakes greenlets of the same hub.
+
+Threads. A notifier runs in the thread of whoever changed the queue, which is the *other*
+side: the reader side's ``on_readable`` runs in the writer's thread, the writer side's
+``on_writable`` in the reader's thread. Today every side of every pipe runs on the socket's hub
+(one OS thread), so a notifier may act at once. When engines move to I/O threads (libzmq-style),
+the socket side's notifiers will be called from the I/O thread and must then hand the pipe over
+to the socket's thread (a thread-safe mailbox plus a ``loop.async_()`` wake-up, as libzmq's
+activate_read command), and the engine's notifiers will be called from the application thread.
+The pipe itself needs no change for that, except one: the edge tests (length before a put,
+after a take) must then be made atomic with the put or take (libzmq's ypipe does it with a
+compare-and-swap); they live only in ``MessageQueue``.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import deque
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional, Protocol
 
 from gevent.event import Event
 
 from .error import Again
 
-__all__ = ["Signal", "MessageQueue", "Pipe", "pipe_pair", "SubscriptionCommand"]
+__all__ = ["Notifier", "NOBODY", "Signal", "PipeActivation", "MessageQueue", "Pipe",
+           "pipe_pair", "SubscriptionCommand"]
+
+_UNBOUNDED = sys.maxsize
+
+
+class Notifier(Protocol):
+    """Told that a queue became readable (reader side) or writable (writer side)."""
+
+    def notify(self) -> None: ...
+
+
+class _Nobody:
+    """The notifier of a side nobody owns yet (or any more)."""
+
+    __slots__ = ()
+
+    def notify(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return "NOBODY"
+
+
+NOBODY: Notifier = _Nobody()
 
 
 class Signal:
@@ -39,6 +95,7 @@ class Signal:
     Event, so every greenlet that was waiting wakes even if another notify follows at once —
     the trap gevent's ``event.py`` warns about when an Event is set and cleared. No Event is
     allocated while nobody waits, which keeps ``notify()`` on the message path nearly free.
+    Same-hub only: waking a greenlet of another thread's hub needs an async watcher instead.
     """
 
     __slots__ = ("_event", "_watchers")
@@ -74,6 +131,40 @@ class Signal:
             self._watchers.remove(callback)
 
 
+class PipeActivation:
+    """The socket side's notifier for one queue of one pipe.
+
+    ``notify()`` first tells the socket's routing *which* pipe became ready (``activate`` is
+    the routing's ``read_activated`` or ``write_activated``, libzmq's names), then wakes the
+    socket's waiters (``wake``: its recv or send ``Signal``, which pollers and the emulated
+    ZMQ_FD watch too). Both run in the thread that changed the queue; today that is always the
+    socket's own hub. An I/O thread would use one that posts the pipe to the socket's thread.
+    """
+
+    __slots__ = ("_activate", "_pipe", "_wake")
+
+    def __init__(self, activate: Optional[Callable[[Any], Any]], pipe: "Pipe",
+                 wake: Signal) -> None:
+        self._activate = activate  # None: the routing keeps no track of ready pipes
+        self._pipe = pipe
+        self._wake = wake
+
+    def notify(self) -> None:
+        if self._activate is not None:
+            self._activate(self._pipe)
+        wake = self._wake  # Signal.notify, inlined: this runs at every edge of every pipe
+        event = wake._event
+        if event is not None:
+            wake._event = None
+            event.set()
+        if wake._watchers:
+            for watcher in tuple(wake._watchers):
+                watcher()
+
+    def __repr__(self) -> str:
+        return f"<PipeActivation {self._activate!r} {self._pipe!r}>"
+
+
 class SubscriptionCommand:
     """A (un)subscription travelling on a pipe, distinct from user data.
 
@@ -96,36 +187,243 @@ class SubscriptionCommand:
 
 
 class MessageQueue:
-    """One direction of a pipe: a deque bounded by ``hwm`` messages, with two signals."""
+    """One direction of a pipe: a FIFO bounded by ``hwm`` items, with two notified sides.
 
-    __slots__ = ("items", "hwm", "reader", "writer", "write_closed", "read_closed", "conflate")
+    Writer side: ``try_put``, ``put_batch``, ``force_put``, ``writable``, ``close_writing``,
+    ``rewrite``. Reader side: ``take``, ``take_batch``, ``clear``, ``readable``, ``len()``,
+    ``close_reading``. The notifiers are attached through ``Pipe.attach_notifiers``.
+    """
+
+    __slots__ = ("_items", "_hwm", "_conflate", "write_closed", "read_closed",
+                 "_put_below", "_room_after", "_on_readable", "_on_writable")
 
     def __init__(self, hwm: int) -> None:
-        self.items: deque[Any] = deque()
-        self.hwm = hwm
-        #: CONFLATE: a new message replaces whatever is still queued (latest value only)
-        self.conflate = False
-        self.reader = Signal()  # notified when an item arrives or writing ends
-        self.writer = Signal()  # notified when room appears or reading ends
-        self.write_closed = False  # the writer will put nothing more
-        self.read_closed = False  # nobody will read: puts are discarded
+        self._items: deque[Any] = deque()
+        self._hwm = hwm
+        self._conflate = False
+        #: the writer will put nothing more (read it; ``close_writing`` sets it)
+        self.write_closed = False
+        #: nobody will read: puts are refused (read it; ``close_reading`` sets it)
+        self.read_closed = False
+        #: told when the queue becomes readable (set by the reader side's owner)
+        self._on_readable: Notifier = NOBODY
+        #: told when the queue becomes writable (set by the writer side's owner)
+        self._on_writable: Notifier = NOBODY
+        self._put_below = self._room_after = 0
+        self._update_bounds()
+
+    def _update_bounds(self) -> None:
+        # try_put appends at once while len < _put_below; anything else (the mark, conflate,
+        # a closed reader) goes through _put_slow, so the common put costs one comparison
+        if self.read_closed or self._conflate:
+            self._put_below = -1
+        else:
+            self._put_below = self._hwm or _UNBOUNDED
+        # a take that leaves at least this many items was made from a queue at its mark
+        self._room_after = self._hwm - 1 if self._hwm else _UNBOUNDED
+
+    # --- configuration ----------------------------------------------------------------------
 
     @property
-    def full(self) -> bool:
-        return bool(self.hwm) and len(self.items) >= self.hwm
+    def hwm(self) -> int:
+        return self._hwm
+
+    @hwm.setter
+    def hwm(self, hwm: int) -> None:
+        was_writable = self.writable
+        self._hwm = hwm
+        self._update_bounds()
+        if not was_writable and self.writable:
+            self._on_writable.notify()  # a raised mark made room (inproc: summed HWMs)
+
+    @property
+    def conflate(self) -> bool:
+        """CONFLATE: each new message replaces what is queued (latest value only)."""
+        return self._conflate
+
+    @conflate.setter
+    def conflate(self, conflate: bool) -> None:
+        was_writable = self.writable
+        self._conflate = bool(conflate)
+        self._update_bounds()
+        if not was_writable and self.writable:
+            self._on_writable.notify()
+
+    # --- the writer side --------------------------------------------------------------------
+
+    @property
+    def writable(self) -> bool:
+        """``try_put`` of a message would succeed."""
+        if self.read_closed:
+            return False
+        return self._conflate or not self._hwm or len(self._items) < self._hwm
+
+    def room(self) -> int:
+        """How many more messages ``try_put`` takes now; -1 if there is no bound (no mark,
+        CONFLATE, or a closed reader, where everything is taken or discarded)."""
+        if self._put_below < 0 or not self._hwm:
+            return -1
+        room = self._hwm - len(self._items)
+        return room if room > 0 else 0
+
+    def try_put(self, item: Any) -> bool:
+        """Queue ``item``; False (and nothing queued) at the mark or if the reader closed."""
+        items = self._items
+        if len(items) < self._put_below:
+            items.append(item)
+            if len(items) == 1:  # it was empty: the reader side may be asleep
+                self._on_readable.notify()
+            return True
+        return self._put_slow(item)
+
+    def _put_slow(self, item: Any) -> bool:
+        if self.read_closed:
+            return False
+        items = self._items
+        was_empty = not items
+        if self._conflate and type(item) is not SubscriptionCommand:
+            items.clear()
+        elif self._hwm and len(items) >= self._hwm:
+            return False
+        items.append(item)
+        if was_empty:
+            self._on_readable.notify()
+        return True
+
+    def put_batch(self, batch: list[Any], start: int = 0) -> int:
+        """``try_put`` each of ``batch[start:]`` in order until one is refused; return the
+        index of the first item not queued (``len(batch)`` when all were). If the reader has
+        closed, every item is discarded and ``len(batch)`` returned: nobody will read them.
+        The reader side is notified once, not per item (the engine's bulk delivery)."""
+        end = len(batch)
+        if self.read_closed:
+            return end
+        items = self._items
+        was_empty = not items
+        if self._conflate:
+            index = start
+            while index < end:
+                item = batch[index]
+                if type(item) is not SubscriptionCommand:
+                    items.clear()
+                elif self._hwm and len(items) >= self._hwm:
+                    break
+                items.append(item)
+                index += 1
+        else:
+            index = end
+            if self._hwm:
+                room = self._hwm - len(items)
+                if room < end - start:
+                    index = start + room if room > 0 else start
+            if index > start:
+                items.extend(batch[start:index] if start or index < end else batch)
+        if was_empty and items:
+            self._on_readable.notify()
+        return index
+
+    def force_put(self, item: Any) -> None:
+        """Queue ignoring the mark (subscriptions, which libzmq never drops); discarded if
+        the reader has closed."""
+        if self.read_closed:
+            return
+        items = self._items
+        items.append(item)
+        if len(items) == 1:
+            self._on_readable.notify()
+
+    def rewrite(self, transform: Callable[[list[Any]], Iterable[Any]]) -> None:
+        """Replace what is queued by ``transform(queued)``, ignoring the mark (the writer side
+        after a reconnect: XSUB puts its subscriptions in front of what waits)."""
+        if self.read_closed:
+            return
+        items = self._items
+        was_empty = not items
+        queued = list(items)
+        items.clear()
+        items.extend(transform(queued))
+        if was_empty and items:
+            self._on_readable.notify()
+
+    def close_writing(self) -> None:
+        """Nothing more will be put; the reader drains what is queued first."""
+        if not self.write_closed:
+            self.write_closed = True
+            self._on_readable.notify()
+
+    def reopen_writing(self) -> None:
+        """A new writer took over (an engine reconnected): items may come again."""
+        self.write_closed = False
+
+    # --- the reader side --------------------------------------------------------------------
+
+    @property
+    def readable(self) -> bool:
+        """``take`` would return an item."""
+        return bool(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def take(self) -> Any:
+        """The oldest item, or None if the queue is empty."""
+        items = self._items
+        if not items:
+            return None
+        item = items.popleft()
+        if len(items) >= self._room_after:  # it was at the mark: a writer may wait for room
+            self._on_writable.notify()
+        return item
+
+    def take_batch(self, limit: int) -> list[Any]:
+        """Up to ``limit`` of the oldest items (the engine's writer). Notifies the writer side
+        whenever something was taken: room, and progress."""
+        items = self._items
+        count = len(items)
+        if not count or limit <= 0:
+            return []
+        if count <= limit:
+            batch = list(items)  # all of it (the common case): one C call
+            items.clear()
+        else:
+            popleft = items.popleft
+            batch = [popleft() for _ in range(limit)]
+        self._on_writable.notify()
+        return batch
+
+    def clear(self) -> int:
+        """Drop everything queued; return how many items that was."""
+        items = self._items
+        count = len(items)
+        if count:
+            items.clear()
+            self._on_writable.notify()
+        return count
+
+    def close_reading(self) -> None:
+        """Nobody will read: drop what is queued, refuse what comes, wake a waiting writer."""
+        self.read_closed = True
+        self._items.clear()
+        self._update_bounds()
+        self._on_writable.notify()
+
+    def __repr__(self) -> str:
+        flags = "".join(flag for flag, on in (("W", self.write_closed), ("R", self.read_closed),
+                                             ("C", self._conflate)) if on)
+        return f"<MessageQueue {len(self._items)}/{self._hwm or 'inf'} {flags}>"
 
 
 class Pipe:
     """One end of a pipe pair: what its owner sends goes out, what the peer sent comes in.
 
     Peer details (routing id, ZMTP properties, endpoint) are filled in by whoever creates the
-    pipe; routing strategies read them (ROUTER needs ``routing_id``, SUB filtering needs
-    nothing, ``Frame.get()`` needs ``properties``).
+    pipe; routing strategies read them (ROUTER needs ``routing_id``, ``Frame.get()`` needs
+    ``properties``).
     """
 
     __slots__ = (
-        "inbound", "outbound", "peer", "routing_id", "properties", "endpoint",
-        "detached", "owner", "__weakref__",
+        "inbound", "outbound", "peer", "routing_id", "properties", "endpoint", "detached",
+        "__weakref__",
     )
 
     def __init__(self, inbound: MessageQueue, outbound: MessageQueue) -> None:
@@ -138,79 +436,63 @@ class Pipe:
         self.endpoint: str = ""
         #: set by routing when the pipe has left its socket; FQ drains then forgets it
         self.detached = False
-        #: an opaque back-reference for the owner (the Engine or Connector that feeds it)
-        self.owner: Any = None
 
-    # --- non-blocking operations, used by routing strategies ------------------------------
+    def attach_notifiers(self, on_readable: Notifier, on_writable: Notifier) -> None:
+        """Become this end's owner: ``on_readable`` is told when what comes in becomes
+        readable, ``on_writable`` when what goes out has room again. Replaces the previous
+        owner's notifiers (a reconnecting engine takes the engine end over this way)."""
+        self.inbound._on_readable = on_readable
+        self.outbound._on_writable = on_writable
+
+    def detach_notifiers(self) -> None:
+        """The owner is gone (an engine ended): nobody is told anything until the next one."""
+        self.attach_notifiers(NOBODY, NOBODY)
+
+    # --- conveniences over the two queues ---------------------------------------------------
 
     @property
     def writable(self) -> bool:
-        out = self.outbound
-        return not out.read_closed and not (out.hwm and len(out.items) >= out.hwm)
+        return self.outbound.writable
 
     @property
     def readable(self) -> bool:
-        return bool(self.inbound.items)
+        return self.inbound.readable
 
     def send_nowait(self, item: Any) -> None:
-        """Queue one message for the peer; ``Again`` at the high-water mark."""
-        out = self.outbound
-        if out.conflate:
-            out.items.clear()
-        elif out.hwm and len(out.items) >= out.hwm:
+        """Queue one message for the peer; ``Again`` at the high-water mark. Dropped if the
+        peer has stopped reading for good (libzmq drops too)."""
+        outbound = self.outbound
+        if not outbound.try_put(item) and not outbound.read_closed:
             raise Again()
-        if out.read_closed:
-            return  # the peer is gone for good: libzmq drops too
-        out.items.append(item)
-        out.reader.notify()
 
     def force_send(self, item: Any) -> None:
         """Queue ignoring the mark; used for subscriptions, which libzmq never drops."""
-        out = self.outbound
-        if not out.read_closed:
-            out.items.append(item)
-            out.reader.notify()
+        self.outbound.force_put(item)
 
     def recv_nowait(self) -> Any:
         """Take the oldest incoming item; ``Again`` if there is none."""
-        inbound = self.inbound
-        try:
-            item = inbound.items.popleft()
-        except IndexError:
-            raise Again() from None
-        if inbound.hwm and len(inbound.items) + 1 >= inbound.hwm:
-            inbound.writer.notify()  # it was full: a blocked writer may go on
+        item = self.inbound.take()
+        if item is None:
+            raise Again()
         return item
-
-    def peek(self) -> Any:
-        return self.inbound.items[0]
 
     @property
     def peer_gone(self) -> bool:
         """The peer will send nothing more and everything it sent has been read."""
-        return self.inbound.write_closed and not self.inbound.items
-
-    # --- ending ---------------------------------------------------------------------------
+        return self.inbound.write_closed and not self.inbound.readable
 
     def close_writing(self) -> None:
         """Tell the peer end that nothing more will be sent (it drains what is queued)."""
-        out = self.outbound
-        if not out.write_closed:
-            out.write_closed = True
-            out.reader.notify()
+        self.outbound.close_writing()
 
-    def close_reading(self, discard: bool = True) -> None:
+    def close_reading(self) -> None:
         """Stop reading: drop what is queued and make the peer's future sends no-ops."""
-        inbound = self.inbound
-        inbound.read_closed = True
-        if discard:
-            inbound.items.clear()
-        inbound.writer.notify()
+        self.inbound.close_reading()
 
     def statistics(self) -> dict[str, int]:
         return {
-            "outbound_queued": len(self.outbound.items),
-            "inbound_queued": len(self.inbound.items),
+            "outbound_queued": len(self.outbound),
+            "inbound_queued": len(self.inbound),
             "sndhwm": self.outbound.hwm,
             "rcvhwm": self.inbound.hwm,
         }

@@ -32,7 +32,7 @@ from gevent.monkey import get_original
 
 from . import zmtp
 from .handshake import PeerClosed
-from .pipe import Signal, SubscriptionCommand
+from .pipe import MessageQueue, Signal, SubscriptionCommand
 
 __all__ = ["ConnectionReader", "READ_BUFFER_SIZE"]
 
@@ -54,12 +54,15 @@ def _read_buffer() -> tuple[bytearray, memoryview]:
 
 
 class ConnectionReader:
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, queue: MessageQueue) -> None:
         self.engine = engine
         self.conn = engine.conn
-        self.inbound = engine.pipe.inbound
-        self._room = Signal()  # notified when the socket takes messages out of the pipe
-        self.inbound.writer = self._room
+        #: where messages go: the socket's inbound queue (the engine end's outbound)
+        self.queue = queue
+        #: the writer-side notifier the engine attaches to ``queue``: the socket made room
+        self.room = Signal()
+        #: how many more messages the socket's pipe takes now; -1: no bound
+        self._room_left = queue.room
         self._wire_check = engine.socket._routing.wire_check
         # only publishers take SUBSCRIBE/CANCEL; from anyone else they are dropped, so a
         # hostile peer cannot slip a non-message into a PULL's or ROUTER's queue
@@ -68,7 +71,10 @@ class ConnectionReader:
         self._recv_into = raw.recv_into
         self._wake = Signal()  # the engine's greenlet waits here
         self._failure: Optional[BaseException] = None
+        #: items the hub callback could not deliver at RCVHWM; the greenlet delivers them
         self._backlog: list[Any] = []
+        #: a bad message met after the backlog: raised once the backlog is delivered
+        self._backlog_error: Optional[BaseException] = None
         self._watcher: Any = None
 
     # --- the engine's greenlet ----------------------------------------------------------------
@@ -87,7 +93,10 @@ class ConnectionReader:
                 raise self._failure
             if self._backlog:
                 backlog, self._backlog = self._backlog, []
-                self.deliver(backlog, block=True)
+                self._put(backlog, block=True)
+                error, self._backlog_error = self._backlog_error, None
+                if error is not None:
+                    raise error
                 if self._failure is None and not self.conn.held_input:
                     self._watcher.start(self._on_readable)
                 continue
@@ -104,7 +113,7 @@ class ConnectionReader:
             self._failure = error
         self.stop()
         self._wake.notify()
-        self._room.notify()  # it may be waiting for room at RCVHWM instead
+        self.room.notify()  # it may be waiting for room at RCVHWM instead
 
     def stop(self) -> None:
         """Stop watching the fd; must happen before the stream is closed."""
@@ -120,63 +129,59 @@ class ConnectionReader:
     # --- delivery (hub or greenlet) -------------------------------------------------------------
 
     def deliver(self, events: list[Any], block: bool) -> list[Any]:
-        """Put ``events`` into the socket's pipe. At RCVHWM, wait if ``block``, else return
-        the events not delivered yet."""
-        inbound = self.inbound
-        items = inbound.items
+        """Put the messages (and, for publishers, subscriptions) among ``events`` into the
+        socket's pipe, in order. At RCVHWM, wait if ``block``, else return the items not
+        delivered yet. A message the socket type refuses (``wire_check``) raises
+        ``ProtocolError`` once everything before it is delivered."""
+        items: list[Any] = []
+        error: Optional[BaseException] = None
         wire_check = self._wire_check
-        leftover: list[Any] = []
-        appended = False  # the socket is woken once per batch, not once per message
-        for index, event in enumerate(events):
+        for event in events:
             kind = type(event)
             if kind is zmtp.Message:
                 if wire_check is not None and not wire_check(event.parts):
-                    raise zmtp.ProtocolError("message shape not allowed for this socket type")
-                item: Any = event.parts
+                    error = zmtp.ProtocolError("message shape not allowed for this socket type")
+                    break
+                items.append(event.parts)
             elif kind is zmtp.Subscribe or kind is zmtp.Cancel:
-                if not self._takes_subscriptions:
-                    continue
                 # subscriptions obey RCVHWM like messages (as in libzmq, where they are
                 # messages in the pipe): a subscriber flooding an idle publisher is held back
-                # by TCP instead of growing our memory
-                item = SubscriptionCommand(kind is zmtp.Subscribe, event.topic)
-            else:
-                if kind is zmtp.Ping and event.ttl_ms:
-                    self.engine.peer_ttl(event.ttl_ms / 1000.0)
-                continue
-            if inbound.conflate and kind is zmtp.Message:
-                items.clear()
-            elif inbound.hwm and len(items) >= inbound.hwm:
-                if appended:
-                    inbound.reader.notify()
-                    appended = False
-                if not block:
-                    leftover = events[index:]
-                    break
-                self._wait_for_room()
-            if not inbound.read_closed:
-                items.append(item)
-                appended = True
-        if appended:
-            inbound.reader.notify()
+                # by TCP instead of growing our memory. Only publishers take them: from anyone
+                # else they are dropped.
+                if self._takes_subscriptions:
+                    items.append(SubscriptionCommand(kind is zmtp.Subscribe, event.topic))
+            elif kind is zmtp.Ping and event.ttl_ms:
+                self.engine.peer_ttl(event.ttl_ms / 1000.0)
+        leftover = items  # (empty, or what the pipe had no room for yet)
+        if items:
+            done = self.queue.put_batch(items)
+            leftover = self._put_rest(items, done, block) if done < len(items) else []
+        if error is not None:
+            if not leftover:
+                raise error
+            self._backlog_error = error  # raised after the backlog, in the engine's greenlet
         out = self.conn.data_to_send()
         if out:
             self.engine.send_control(out)
         return leftover
 
-    def _wait_for_room(self) -> None:
-        inbound = self.inbound
-        while inbound.hwm and len(inbound.items) >= inbound.hwm and not inbound.read_closed:
+    def _put(self, items: list[Any], block: bool) -> list[Any]:
+        """Queue ``items`` (the socket is woken once per batch, not per message); at RCVHWM
+        wait for room if ``block``, else return what is left."""
+        return self._put_rest(items, self.queue.put_batch(items), block)
+
+    def _put_rest(self, items: list[Any], done: int, block: bool) -> list[Any]:
+        """``items[done:]`` found the pipe at RCVHWM: wait for room and put them if
+        ``block``, else return them."""
+        queue = self.queue
+        while done < len(items):
+            if not block:
+                return items[done:]
             if self._failure is not None:
                 raise self._failure
-            self._room.wait()
-
-    def _room_left(self) -> int:
-        """How many more messages the socket's pipe takes now; -1: no bound."""
-        inbound = self.inbound
-        if not inbound.hwm or inbound.conflate or inbound.read_closed:
-            return -1
-        return max(0, inbound.hwm - len(inbound.items))
+            self.room.wait()
+            done = queue.put_batch(items, done)
+        return []
 
     def _parse_held(self) -> None:
         """Parse the input held at RCVHWM into what the pipe has room for (at least one

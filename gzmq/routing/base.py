@@ -3,8 +3,12 @@
 A ``Routing`` decides which pipe an outgoing message goes to and which pipe the next incoming
 message comes from. It never blocks and never does I/O: ``send_nowait``/``recv_nowait`` raise
 ``Again`` when they cannot proceed and the facade's single blocking loop waits and retries.
-libzmq's eight ``x*`` hooks become six here; there are no activation callbacks because the
-facade can always ask ``readable``/``writable`` directly.
+
+libzmq's eight ``x*`` hooks become eight here too: ``attach``, ``detach``, ``hiccup``,
+``send_nowait``, ``recv_nowait``, ``readable``/``writable``, and the two activations,
+``read_activated(pipe)`` / ``write_activated(pipe)``: a pipe of this socket became readable /
+writable (told by its queues through ``pipe.PipeActivation``, the socket side's notifier), so that
+the load balancer and the fair queue look only at pipes that are ready, not at every peer.
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from typing import Any, Callable, ClassVar, Mapping, Optional, Union
 
 from ..constants import ENOTSUP, SocketOption
 from ..error import ZMQError
-from ..pipe import Pipe
+from ..pipe import Pipe, PipeActivation, Signal
 
-__all__ = ["Routing"]
+__all__ = ["Routing", "attach_pipe"]
 
 
 class Routing:
@@ -39,6 +43,13 @@ class Routing:
     #: the pipe the last received message came from (for Frame.get() properties)
     last_pipe: Optional[Pipe] = None
 
+    #: ``read_activated(pipe)``: ``pipe`` may have something to read now (it was empty);
+    #: ``write_activated(pipe)``: ``pipe`` may have room again (it was full). Set (in
+    #: ``__init__``) by the types that keep track of ready pipes, usually to a fair queue's or
+    #: a load balancer's ``activated``; None where nothing needs telling (no call is made).
+    read_activated: Optional[Callable[[Pipe], Any]] = None
+    write_activated: Optional[Callable[[Pipe], Any]] = None
+
     def __init__(self, options: Any) -> None:
         self.options = options
 
@@ -53,6 +64,7 @@ class Routing:
     def hiccup(self, pipe: Pipe) -> None:
         """``pipe`` was reconnected to a fresh peer: resend any state it must know."""
 
+
     def send_nowait(self, msg: list[bytes]) -> None:
         raise ZMQError(ENOTSUP)
 
@@ -66,3 +78,17 @@ class Routing:
     @property
     def writable(self) -> bool:
         return False
+
+
+def attach_pipe(routing: Routing, pipe: Pipe, recv_wake: Optional[Signal] = None,
+                send_wake: Optional[Signal] = None) -> bool:
+    """Make ``pipe`` (the socket's end) one of ``routing``'s: its queues get the socket side's
+    notifiers (``PipeActivation`` with the socket's recv and send signals), then the routing
+    attaches it. Return False if the routing refused it; a refused pipe's news wakes the
+    waiters only (the routing ignores activations of pipes it does not hold)."""
+    recv_wake = Signal() if recv_wake is None else recv_wake
+    send_wake = Signal() if send_wake is None else send_wake
+    pipe.attach_notifiers(
+        on_readable=PipeActivation(routing.read_activated, pipe, recv_wake),
+        on_writable=PipeActivation(routing.write_activated, pipe, send_wake))
+    return routing.attach(pipe)

@@ -22,6 +22,7 @@ class Push(Routing):
         super().__init__(options)
         self._lb = LoadBalancer()
         self.send_nowait = self._lb.send  # type: ignore[method-assign]  # one call less a message
+        self.write_activated = self._lb.activated
 
     def attach(self, pipe: Pipe) -> bool:
         self._lb.attach(pipe)
@@ -45,6 +46,7 @@ class Pull(Routing):
         super().__init__(options)
         self._fq = FairQueue()
         self.recv_nowait = self._fq.recv  # type: ignore[method-assign]  # one call less a message
+        self.read_activated = self._fq.activated
 
     @property  # type: ignore[override]
     def last_pipe(self) -> Optional[Pipe]:
@@ -81,7 +83,7 @@ class Pair(Routing):
     def detach(self, pipe: Pipe) -> None:
         if pipe is self._pipe:
             pipe.detached = True
-            if not pipe.inbound.items:
+            if not pipe.inbound.readable:
                 self._pipe = None
 
     def send_nowait(self, msg: list[bytes]) -> None:
@@ -96,7 +98,7 @@ class Pair(Routing):
             raise Again()
         msg = pipe.recv_nowait()
         self.last_pipe = pipe
-        if pipe.detached and not pipe.inbound.items:
+        if pipe.detached and not pipe.inbound.readable:
             self._pipe = None
         return msg
 

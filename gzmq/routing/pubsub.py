@@ -8,8 +8,10 @@
 - The subscriber counts: subscribing twice needs two cancels, and CANCEL goes out only when the
   count reaches zero. The publisher keeps a set of pipes per topic.
 - XPUB/PUB read their subscribers' pipes lazily, before each send/recv/poll, as libzmq does when
-  it processes pending commands. Subscriptions from the network count against RCVHWM, as in
-  libzmq: a subscriber flooding an idle publisher is held back by TCP, not by our memory.
+  it processes pending commands: only pipes that have something (the fair queue's active ones,
+  activated by their pipes), so a publish does not look at every subscriber. Subscriptions from
+  the network count against RCVHWM, as in libzmq: a subscriber flooding an idle publisher is
+  held back by TCP, not by our memory.
 """
 
 from __future__ import annotations
@@ -36,20 +38,6 @@ def parse_subscription(item: Any) -> Optional[tuple[bool, bytes]]:
     return None
 
 
-class _MarkDirty:
-    """A subscriber pipe's reader signal for XPUB: also flags that upstream has news."""
-
-    __slots__ = ("signal", "routing")
-
-    def __init__(self, signal: Any, routing: "XPub") -> None:
-        self.signal = signal
-        self.routing = routing
-
-    def notify(self) -> None:
-        self.routing._upstream_dirty = True
-        self.signal.notify()
-
-
 class XPub(Routing):
     socket_type = "XPUB"
     #: XPUB hands subscriptions and other upstream messages to its application; PUB drops them
@@ -62,14 +50,13 @@ class XPub(Routing):
         self._upstream = FairQueue()
         self._subscriptions = Subscriptions()
         self._for_application: deque[list[bytes]] = deque()
-        #: a subscriber pipe received something since we last looked (saves a scan per send)
-        self._upstream_dirty = True
+        # a subscriber pipe that receives something is activated in the fair queue: the next
+        # send, recv or poll reads it (and only it)
+        self.read_activated = self._upstream.activated
 
     def attach(self, pipe: Pipe) -> bool:
         self._dist.attach(pipe)
         self._upstream.attach(pipe)
-        pipe.inbound.reader = _MarkDirty(pipe.inbound.reader, self)
-        self._upstream_dirty = True
         welcome = getattr(self.options, "xpub_welcome_msg", b"")
         if welcome:
             pipe.force_send([welcome])
@@ -83,10 +70,9 @@ class XPub(Routing):
                 self._for_application.append([b"\x00" + topic])
 
     def _read_upstream(self) -> None:
-        if not self._upstream_dirty:
-            return
-        self._upstream_dirty = False
         upstream = self._upstream
+        if not upstream.active:
+            return  # no subscriber pipe has anything
         while upstream.readable:
             item = upstream.recv()
             pipe = upstream.last_pipe
@@ -105,7 +91,7 @@ class XPub(Routing):
                 self._for_application.append([(b"\x01" if subscribe else b"\x00") + topic])
 
     def send_nowait(self, msg: list[bytes]) -> None:
-        if self._upstream_dirty:
+        if self._upstream.active:
             self._read_upstream()
         options = self.options
         targets = self._subscriptions.match(msg[0])
@@ -113,14 +99,8 @@ class XPub(Routing):
             targets = set(self._dist.pipes) - targets
         if options.xpub_nodrop and not Distributor.all_writable(targets):
             raise Again()
-        for pipe in targets:  # Distributor.send_to, inlined: once per message and subscriber
-            out = pipe.outbound
-            if out.conflate:
-                out.items.clear()
-            elif out.read_closed or (out.hwm and len(out.items) >= out.hwm):
-                continue  # this subscriber misses the message; PUB never blocks
-            out.items.append(msg)
-            out.reader.notify()
+        for pipe in targets:
+            pipe.outbound.try_put(msg)  # refused at its mark: it misses this one (PUB never blocks)
 
     def recv_nowait(self) -> list[bytes]:
         self._read_upstream()
@@ -167,28 +147,26 @@ class XSub(Routing):
     def __init__(self, options: Any) -> None:
         super().__init__(options)
         self._fq = FairQueue()
-        self._all: list[Pipe] = []
+        self.read_activated = self._fq.activated
+        self._all: dict[Pipe, None] = {}  # every publisher, in attach order
         self._topics: dict[bytes, int] = {}  # topic -> how many times subscribed
 
     def attach(self, pipe: Pipe) -> bool:
         self._fq.attach(pipe)
-        self._all.append(pipe)
+        self._all[pipe] = None
         for topic in self._topics:
             pipe.force_send(SubscriptionCommand(True, topic))
         return True
 
     def detach(self, pipe: Pipe) -> None:
         self._fq.detach(pipe)
-        if pipe in self._all:
-            self._all.remove(pipe)
+        self._all.pop(pipe, None)
 
     def hiccup(self, pipe: Pipe) -> None:
         """Reconnected: replace any queued subscription commands by the full current set."""
-        queued = pipe.outbound.items
-        kept = [item for item in queued if type(item) is not SubscriptionCommand]
-        queued.clear()
-        queued.extend(SubscriptionCommand(True, topic) for topic in self._topics)
-        queued.extend(kept)
+        topics = list(self._topics)
+        pipe.outbound.rewrite(lambda queued: [SubscriptionCommand(True, topic) for topic in topics]
+                              + [item for item in queued if type(item) is not SubscriptionCommand])
 
     # --- subscription bookkeeping shared with SUB -----------------------------------------
 

@@ -35,6 +35,8 @@ class Dealer(Routing):
         super().__init__(options)
         self._lb = LoadBalancer()
         self._fq = FairQueue()
+        self.read_activated = self._fq.activated
+        self.write_activated = self._lb.activated
 
     def attach(self, pipe: Pipe) -> bool:
         self._lb.attach(pipe)
@@ -64,13 +66,6 @@ class Dealer(Routing):
         return self._lb.writable
 
 
-def _discard_inbound(pipe: Pipe) -> None:
-    """Drop what ``pipe`` holds for us; its writer may have been waiting for room."""
-    if pipe.inbound.items:
-        pipe.inbound.items.clear()
-        pipe.inbound.writer.notify()
-
-
 def _is_reply_shaped(msg: list[bytes]) -> bool:
     """libzmq's req_session_t: [4-byte id,] empty delimiter, then at least one body frame."""
     if len(msg) >= 2 and msg[0] == b"":
@@ -84,6 +79,11 @@ class Req(Dealer):
 
     def __init__(self, options: Any) -> None:
         super().__init__(options)
+        # REQ reads only the pipe its request went to and drops what the others send, so it
+        # needs no fair queue: the pipes that received something since the last look (their
+        # read activations) are the only ones that can hold stale replies
+        self._holding: dict[Pipe, None] = {}
+        self.read_activated = self._holding.setdefault
         self._awaiting_reply = False
         self._reply_pipe: Optional[Pipe] = None
         # libzmq copies the id in host byte order (verified on the wire)
@@ -98,21 +98,35 @@ class Req(Dealer):
             self._request_id = (self._request_id + 1) & 0xFFFFFFFF
             envelope = [struct.pack(self._id_format, self._request_id), b""]
         # a new request makes any late reply to an older one meaningless
-        for pipe in self._fq.pipes:
-            _discard_inbound(pipe)
+        holding = self._holding
+        if holding:
+            for pipe in holding:
+                pipe.inbound.clear()
+            holding.clear()
         self._reply_pipe = self._lb.send(envelope + msg)
         self._awaiting_reply = True
+
+    def _drop_stale(self, keep: Optional[Pipe] = None) -> None:
+        """Discard what every pipe but ``keep`` received (nobody asked them)."""
+        holding = self._holding
+        for pipe in list(holding):
+            if pipe is not keep:
+                pipe.inbound.clear()
+                del holding[pipe]
 
     def _take_reply(self) -> list[bytes]:
         """The next well-formed reply from the request's pipe; malformed ones are dropped."""
         pipe = self._reply_pipe
         if pipe is None:
             raise Again()
-        for other in self._fq.pipes:
-            if other is not pipe and other.inbound.items:
-                _discard_inbound(other)  # replies from peers we did not ask
+        holding = self._holding
+        if len(holding) > 1 or (holding and pipe not in holding):
+            self._drop_stale(keep=pipe)  # replies from peers we did not ask
+        take = pipe.inbound.take
         while True:
-            msg = pipe.recv_nowait()
+            msg = take()
+            if msg is None:
+                raise Again()
             if self.options.req_correlate:
                 if len(msg) >= 2 and msg[0] == struct.pack(self._id_format, self._request_id) \
                         and msg[1] == b"":
@@ -129,8 +143,17 @@ class Req(Dealer):
         self._reply_pipe = None
         return reply if reply else [b""]
 
+    def attach(self, pipe: Pipe) -> bool:
+        self._lb.attach(pipe)
+        if pipe.inbound.readable:
+            self._holding[pipe] = None
+        if self.options.probe_router:
+            pipe.force_send([b""])
+        return True
+
     def detach(self, pipe: Pipe) -> None:
-        super().detach(pipe)
+        self._lb.detach(pipe)
+        self._holding.pop(pipe, None)
         if pipe is self._reply_pipe and self.options.req_relaxed:
             self._reply_pipe = None
 
@@ -152,6 +175,7 @@ class Rep(Routing):
     def __init__(self, options: Any) -> None:
         super().__init__(options)
         self._fq = FairQueue()
+        self.read_activated = self._fq.activated
         self._replying_to: Optional[Pipe] = None
         self._envelope: list[bytes] = []
         self._sending_reply = False
@@ -184,9 +208,9 @@ class Rep(Routing):
         if not self._sending_reply:
             raise ZMQError(EFSM)
         pipe = self._replying_to
-        if pipe is not None and not pipe.detached and pipe.writable:
-            pipe.send_nowait(self._envelope + msg)
-        # else: the requester is gone or not reading; libzmq drops the reply
+        if pipe is not None and not pipe.detached:
+            pipe.outbound.try_put(self._envelope + msg)
+        # refused (or no pipe): the requester is gone or not reading; libzmq drops the reply
         self._sending_reply = False
         self._replying_to = None
         self._envelope = []
@@ -207,6 +231,7 @@ class Router(Routing):
     def __init__(self, options: Any) -> None:
         super().__init__(options)
         self._fq = FairQueue()
+        self.read_activated = self._fq.activated
         self._by_id: dict[bytes, Pipe] = {}
         self._next_generated_id = random.getrandbits(32)
 
@@ -243,11 +268,8 @@ class Router(Routing):
             return
         if len(msg) == 1:
             return  # a routing id and no body: nothing to send
-        if not pipe.writable:
-            if self.options.router_mandatory:
-                raise Again()
-            return
-        pipe.send_nowait(msg[1:])
+        if not pipe.outbound.try_put(msg[1:]) and self.options.router_mandatory:
+            raise Again()  # full (without MANDATORY the message is dropped)
 
     def recv_nowait(self) -> list[bytes]:
         msg = self._fq.recv()

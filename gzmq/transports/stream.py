@@ -405,7 +405,7 @@ class Connector:
         self._greenlet = self.socket._lifecycle.spawn(self._run)
 
     def _has_pending(self) -> bool:
-        return bool(self.pipe.outbound.items)
+        return bool(len(self.pipe.outbound))
 
     def _run(self) -> None:
         socket = self.socket
@@ -476,7 +476,7 @@ class Connector:
         if self._engine is not None:
             self._engine.close()
         self.pipe.close_reading()
-        self.pipe.outbound.items.clear()
+        self.pipe.outbound.clear()
         if self._attached:
             self.socket._lifecycle.detach(self.pipe)
             self._attached = False

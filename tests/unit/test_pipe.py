@@ -33,24 +33,27 @@ def test_zero_hwm_is_unbounded():
     a, b = pipe_pair(0, 0)
     for i in range(5000):
         a.send_nowait([b"%d" % i])
-    assert len(b.inbound.items) == 5000
+    assert len(b.inbound) == 5000
 
 
 def test_force_send_ignores_hwm_but_not_a_closed_reader():
     a, b = pipe_pair(1, 1)
     a.send_nowait([b"1"])
     a.force_send(SubscriptionCommand(True, b"t"))
-    assert len(b.inbound.items) == 2
+    assert len(b.inbound) == 2
     b.close_reading()
     a.force_send([b"late"])
-    assert not b.inbound.items
+    assert not b.inbound.readable
 
 
-def test_signals_fire_on_put_and_get():
+def test_notifiers_fire_on_put_and_get():
     a, b = pipe_pair(1, 1)
+    readable, room = Signal(), Signal()
     seen = []
-    b.inbound.reader.add_watcher(lambda: seen.append("readable"))
-    a.outbound.writer.add_watcher(lambda: seen.append("room"))
+    readable.add_watcher(lambda: seen.append("readable"))
+    room.add_watcher(lambda: seen.append("room"))
+    b.attach_notifiers(on_readable=readable, on_writable=Signal())
+    a.attach_notifiers(on_readable=Signal(), on_writable=room)
     a.send_nowait([b"x"])
     b.recv_nowait()
     assert seen == ["readable", "room"]

@@ -9,6 +9,7 @@ from gzmq.error import Again, ZMQError
 from gzmq.options import Options
 from gzmq.pipe import SubscriptionCommand, pipe_pair
 from gzmq.routing import ROUTING
+from gzmq.routing.base import attach_pipe
 from gzmq.routing.primitives import FairQueue, LoadBalancer, Subscriptions
 
 
@@ -23,7 +24,7 @@ def peer(routing, hwm=10, routing_id=b""):
     """Attach a new pipe to ``routing``; return the far end (what the peer sees)."""
     mine, theirs = pipe_pair(hwm, hwm)
     mine.routing_id = routing_id
-    assert routing.attach(mine)
+    assert attach_pipe(routing, mine)  # as the socket's lifecycle does
     return theirs
 
 
@@ -38,7 +39,7 @@ def test_load_balancer_round_robins_and_skips_full_pipes():
         ends.append(theirs)
     for i in range(7):
         lb.send([b"%d" % i])
-    counts = [len(end.inbound.items) for end in ends]
+    counts = [len(end.inbound) for end in ends]
     assert counts == [1, 3, 3]  # the first pipe filled at 1 and was skipped afterwards
 
 
@@ -122,7 +123,7 @@ def test_req_ignores_replies_from_other_peers():
     req = make(SocketType.REQ)
     first, second = peer(req), peer(req)
     req.send_nowait([b"q"])
-    asked, other = (first, second) if first.inbound.items else (second, first)
+    asked, other = (first, second) if first.inbound.readable else (second, first)
     other.send_nowait([b"", b"impostor"])
     asked.send_nowait([b"", b"answer"])
     assert req.recv_nowait() == [b"answer"]
@@ -218,8 +219,8 @@ def test_pub_filters_by_prefix_and_drops_at_hwm():
     for i in range(5):
         pub.send_nowait([b"weather %d" % i])
     pub.send_nowait([b"sports"])
-    assert len(a.inbound.items) == 2  # dropped past its HWM, never blocked
-    assert len(b.inbound.items) == 6
+    assert len(a.inbound) == 2  # dropped past its HWM, never blocked
+    assert len(b.inbound) == 6
 
 
 def test_xpub_reports_first_subscription_and_last_cancel():
@@ -249,9 +250,8 @@ def test_sub_counts_subscriptions_and_filters_locally():
     sub.subscribe(b"a")
     sub.subscribe(b"a")
     sub.unsubscribe(b"a")
-    commands = [(c.subscribe, c.topic) for c in far.inbound.items]
+    commands = [(c.subscribe, c.topic) for c in far.inbound.take_batch(10)]
     assert commands == [(True, b"a"), (True, b"a")]  # no CANCEL while one subscription remains
-    far.inbound.items.clear()
     far.send_nowait([b"b-unwanted"])
     far.send_nowait([b"a-wanted"])
     assert sub.recv_nowait() == [b"a-wanted"]
@@ -265,7 +265,7 @@ def test_xsub_resends_subscriptions_after_hiccup():
     xsub.attach(mine)
     xsub.send_nowait([b"\x01news"])
     assert far.recv_nowait() == [b"\x01news"]  # user-sent form travels as data
-    mine.outbound.items.append([b"queued data"])
+    mine.send_nowait([b"queued data"])
     xsub.hiccup(mine)
     first = far.recv_nowait()
     assert (first.subscribe, first.topic) == (True, b"news")
