@@ -9,13 +9,15 @@ than one module needs lives here; fixtures live in conftest.py.
 - hub liveness: ``Ticker``
 - monitor events: ``read_events``, ``seen``, ``count``
 - pyzmq as the oracle: ``outcome``
-- a hand-driven ZMTP peer: ``raw_peer``
+- a hand-driven ZMTP peer: ``raw_peer``; raw frames: ``NULL_GREETING``, ``long_header``
+- an honest peer measuring round trips while attacks run: ``EchoServer``; ``rss_bytes``
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import struct
 import time
 from typing import Any, Callable, Optional
 
@@ -158,3 +160,62 @@ def raw_peer(bound, socket_type, rcvbuf=None):
             conn.receive_data(stream.recv(4096))
             stream.sendall(conn.data_to_send())
     return stream, conn
+
+
+#: a ZMTP 3.1 NULL greeting as a client's (as-server 0)
+NULL_GREETING = zmtp.Connection("DEALER").initiate() + \
+    b"\x01NULL" + b"\0" * 16 + b"\0" + b"\0" * 31
+
+
+def long_header(size: int, flags: int = 0) -> bytes:
+    """A long frame header declaring ``size`` bytes."""
+    return bytes([flags | 0x02]) + struct.pack(">Q", size)
+
+
+def port_of(socket: Any) -> int:
+    return int(socket.last_endpoint.rsplit(b":", 1)[1])
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+class EchoServer:
+    """A ROUTER that echoes every request, and an honest DEALER measuring round trips."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.router = ctx.socket(gzmq.ROUTER)
+        self.router.linger = 0
+        self.router.bind("tcp://127.0.0.1:*")
+        self._echo = gevent.spawn(self._serve)
+        self.client = ctx.socket(gzmq.DEALER)
+        self.client.linger = 0
+        self.client.rcvtimeo = 2000
+        self.client.connect(self.router.last_endpoint)
+        self.round_trip()  # connected
+
+    def _serve(self) -> None:
+        while True:
+            self.router.send_multipart(self.router.recv_multipart())
+
+    def round_trip(self) -> float:
+        started = time.monotonic()
+        self.client.send(b"ping")
+        assert self.client.recv() == b"ping"
+        return time.monotonic() - started
+
+    def worst_round_trip(self, count: int = 0, seconds: float = 0.0) -> float:
+        """The slowest of ``count`` round trips, or of those made for ``seconds``."""
+        worst, made, until = 0.0, 0, time.monotonic() + seconds
+        while made < count or time.monotonic() < until:
+            worst = max(worst, self.round_trip())
+            made += 1
+            gevent.sleep(0.005)
+        return worst
+
+    def stop(self) -> None:
+        self._echo.kill()

@@ -13,77 +13,26 @@ peer at the same time. Whatever the attacker sends:
 from __future__ import annotations
 
 import logging
-import struct
 import time
 from typing import Any, Iterator
 
 import gevent
 import pytest
 from gevent import socket as gsocket
-from helpers import assert_no_fd_left, open_fds, raw_peer, read_events, seen, wait_until
+from helpers import (
+    NULL_GREETING, EchoServer, assert_no_fd_left, long_header, open_fds, port_of, raw_peer,
+    read_events, rss_bytes, seen, wait_until,
+)
 
 import gzmq
 from gzmq import zmtp
 
 GIB = 1 << 30
-NULL_GREETING = zmtp.Connection("DEALER").initiate() + \
-    b"\x01NULL" + b"\0" * 16 + b"\0" + b"\0" * 31  # 3.1, NULL, as-server 0, filler
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
-def long_header(size: int, flags: int) -> bytes:
-    return bytes([flags | 0x02]) + struct.pack(">Q", size)
-
-
-def port_of(socket: Any) -> int:
-    return int(socket.last_endpoint.rsplit(b":", 1)[1])
-
-
-class EchoServer:
-    """A ROUTER that echoes every request, and an honest DEALER measuring round trips."""
-
-    def __init__(self, ctx: Any) -> None:
-        self.router = ctx.socket(gzmq.ROUTER)
-        self.router.linger = 0
-        self.router.bind("tcp://127.0.0.1:*")
-        self._echo = gevent.spawn(self._serve)
-        self.client = ctx.socket(gzmq.DEALER)
-        self.client.linger = 0
-        self.client.rcvtimeo = 2000
-        self.client.connect(self.router.last_endpoint)
-
-    def _serve(self) -> None:
-        while True:
-            self.router.send_multipart(self.router.recv_multipart())
-
-    def round_trip(self) -> float:
-        started = time.monotonic()
-        self.client.send(b"ping")
-        assert self.client.recv() == b"ping"
-        return time.monotonic() - started
-
-    def worst_round_trip(self, count: int) -> float:
-        worst = 0.0
-        for _ in range(count):
-            worst = max(worst, self.round_trip())
-            gevent.sleep(0.005)
-        return worst
-
-    def stop(self) -> None:
-        self._echo.kill()
 
 
 @pytest.fixture
 def echo(ctx: Any) -> Iterator[EchoServer]:
     server = EchoServer(ctx)
-    server.round_trip()  # connected
     yield server
     server.stop()
 

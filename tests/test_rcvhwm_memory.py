@@ -16,39 +16,17 @@ honest peer on another socket keeps round-tripping.
 from __future__ import annotations
 
 import gc
-import struct
-import time
 from typing import Any, Iterator
 
 import gevent
 import pytest
 from gevent import socket as gsocket
-from helpers import raw_peer, wait_until
+from helpers import NULL_GREETING, EchoServer, long_header, port_of, raw_peer, rss_bytes, wait_until
 
 import gzmq
 from gzmq import zmtp
 
 KIB, MIB = 1 << 10, 1 << 20
-NULL_GREETING = zmtp.Connection("DEALER").initiate() + \
-    b"\x01NULL" + b"\0" * 16 + b"\0" + b"\0" * 31  # 3.1, NULL, as-server 0, filler
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
-def long_header(size: int, flags: int = 0) -> bytes:
-    return bytes([flags | 0x02]) + struct.pack(">Q", size)
-
-
-def port_of(socket: Any) -> int:
-    return int(socket.last_endpoint.rsplit(b":", 1)[1])
-
-
 def engines(socket: Any) -> list[Any]:
     return [engine for engine in socket._lifecycle.peers if engine.conn is not None]
 
@@ -58,44 +36,9 @@ def buffered(engine: Any) -> int:
     return int(engine.conn._reader.buffered_bytes())
 
 
-class Echo:
-    """An honest DEALER round-tripping through a ROUTER echo, both on their own sockets."""
-
-    def __init__(self, ctx: Any) -> None:
-        self.router = ctx.socket(gzmq.ROUTER)
-        self.router.linger = 0
-        self.router.bind("tcp://127.0.0.1:*")
-        self._serve = gevent.spawn(self._echo)
-        self.client = ctx.socket(gzmq.DEALER)
-        self.client.linger = 0
-        self.client.rcvtimeo = 2000
-        self.client.connect(self.router.last_endpoint)
-        self.round_trip()
-
-    def _echo(self) -> None:
-        while True:
-            self.router.send_multipart(self.router.recv_multipart())
-
-    def round_trip(self) -> float:
-        started = time.monotonic()
-        self.client.send(b"ping")
-        assert self.client.recv() == b"ping"
-        return time.monotonic() - started
-
-    def worst_round_trip(self, seconds: float) -> float:
-        worst, until = 0.0, time.monotonic() + seconds
-        while time.monotonic() < until:
-            worst = max(worst, self.round_trip())
-            gevent.sleep(0.005)
-        return worst
-
-    def stop(self) -> None:
-        self._serve.kill()
-
-
 @pytest.fixture
-def echo(ctx: Any) -> Iterator[Echo]:
-    server = Echo(ctx)
+def echo(ctx: Any) -> Iterator[EchoServer]:
+    server = EchoServer(ctx)
     yield server
     server.stop()
 
@@ -104,7 +47,7 @@ def echo(ctx: Any) -> Iterator[Echo]:
 
 
 @pytest.mark.parametrize("phase", ["after the handshake", "in the handshake"])
-def test_a_large_header_and_one_body_byte_cost_what_was_sent(ctx: Any, echo: Echo,
+def test_a_large_header_and_one_body_byte_cost_what_was_sent(ctx: Any, echo: EchoServer,
                                                              phase: str) -> None:
     """10 bytes (a header declaring 1 MiB, one body byte) after the handshake, or a 64 KiB
     command header and one byte during it: each connection held a 64 KiB buffer (~80 KiB a
@@ -128,7 +71,7 @@ def test_a_large_header_and_one_body_byte_cost_what_was_sent(ctx: Any, echo: Ech
                       and all(buffered(engine) == 1 for engine in engines(router)), 10)
     gevent.sleep(0.2)
     grown = rss_bytes() - before
-    worst = echo.worst_round_trip(0.3)
+    worst = echo.worst_round_trip(seconds=0.3)
     for stream in attackers:
         stream.close()
     # a connection costs ~15 KiB of its own (greenlet, socket, parser); ~80 KiB before
@@ -173,7 +116,7 @@ def stop(streams: list[gsocket.socket], greenlets: list[gevent.Greenlet]) -> Non
 
 
 @pytest.mark.parametrize("bundled", [False, True], ids=["after", "with the handshake"])
-def test_tiny_messages_beyond_rcvhwm_stay_raw_bytes(ctx: Any, echo: Echo, bundled: bool) -> None:
+def test_tiny_messages_beyond_rcvhwm_stay_raw_bytes(ctx: Any, echo: EchoServer, bundled: bool) -> None:
     """20 peers flood a PULL that does not read: each connection holds RCVHWM messages in
     the pipe and at most one read (256 KiB) of raw bytes, not 131,072 messages a read; also
     when the flood comes with the handshake, in the handshake's own read."""
@@ -186,7 +129,7 @@ def test_tiny_messages_beyond_rcvhwm_stay_raw_bytes(ctx: Any, echo: Echo, bundle
     streams, greenlets = flooders(pull, count, bundled)
     try:
         assert wait_until(lambda: len(engines(pull)) == count, 5)
-        worst = echo.worst_round_trip(1.5)
+        worst = echo.worst_round_trip(seconds=1.5)
         gc.collect()
         grown, objects = rss_bytes() - before, len(gc.get_objects()) - objects
         held = [(buffered(engine), engine.conn.held_input) for engine in engines(pull)]
@@ -202,7 +145,7 @@ def test_tiny_messages_beyond_rcvhwm_stay_raw_bytes(ctx: Any, echo: Echo, bundle
     assert worst < 0.1, f"honest round trip took {worst * 1000:.1f} ms"
 
 
-def test_a_fast_application_and_an_honest_peer_are_not_stalled(ctx: Any, echo: Echo) -> None:
+def test_a_fast_application_and_an_honest_peer_are_not_stalled(ctx: Any, echo: EchoServer) -> None:
     """10 peers flood a PULL read as fast as it goes: messages keep coming in order per
     peer, and the honest peer on another socket keeps round-tripping under 100 ms."""
     pull = ctx.socket(gzmq.PULL)
@@ -219,7 +162,7 @@ def test_a_fast_application_and_an_honest_peer_are_not_stalled(ctx: Any, echo: E
     reader = gevent.spawn(consume)
     streams, greenlets = flooders(pull, 10)
     try:
-        worst = echo.worst_round_trip(2.0)
+        worst = echo.worst_round_trip(seconds=2.0)
     finally:
         stop(streams, greenlets)
         reader.kill()
