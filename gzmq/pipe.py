@@ -110,7 +110,7 @@ class Signal:
         event = self._event
         if event is None:
             event = self._event = Event()
-        return event.wait(timeout)
+        return bool(event.wait(timeout))
 
     def notify(self) -> None:
         event = self._event

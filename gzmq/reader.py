@@ -50,7 +50,7 @@ def _read_buffer() -> tuple[bytearray, memoryview]:
     if shared is None:
         buffer = bytearray(READ_BUFFER_SIZE)
         shared = _per_thread.buffer = (buffer, memoryview(buffer))
-    return shared  # type: ignore[no-any-return]
+    return shared
 
 
 class ConnectionReader:

@@ -21,7 +21,8 @@ class Push(Routing):
     def __init__(self, options: Any) -> None:
         super().__init__(options)
         self._lb = LoadBalancer()
-        self.send_nowait = self._lb.send  # type: ignore[method-assign]  # one call less a message
+        # one call less a message
+        self.send_nowait = self._lb.send  # type: ignore[method-assign, assignment]
         self.write_activated = self._lb.activated
 
     def attach(self, pipe: Pipe) -> bool:
@@ -48,8 +49,8 @@ class Pull(Routing):
         self.recv_nowait = self._fq.recv  # type: ignore[method-assign]  # one call less a message
         self.read_activated = self._fq.activated
 
-    @property  # type: ignore[override]
-    def last_pipe(self) -> Optional[Pipe]:
+    @property
+    def last_pipe(self) -> Optional[Pipe]:  # type: ignore[override]
         return self._fq.last_pipe
 
     def attach(self, pipe: Pipe) -> bool:
@@ -96,7 +97,7 @@ class Pair(Routing):
         pipe = self._pipe
         if pipe is None:
             raise Again()
-        msg = pipe.recv_nowait()
+        msg: list[bytes] = pipe.recv_nowait()
         self.last_pipe = pipe
         if pipe.detached and not pipe.inbound.readable:
             self._pipe = None

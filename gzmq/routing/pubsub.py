@@ -48,7 +48,7 @@ class XPub(Routing):
         super().__init__(options)
         self._dist = Distributor()
         self._upstream = FairQueue()
-        self._subscriptions = Subscriptions()
+        self._subscriptions: Subscriptions[Pipe] = Subscriptions()
         self._for_application: deque[list[bytes]] = deque()
         # a subscriber pipe that receives something is activated in the fair queue: the next
         # send, recv or poll reads it (and only it)
@@ -75,7 +75,7 @@ class XPub(Routing):
             return  # no subscriber pipe has anything
         while upstream.readable:
             item = upstream.recv()
-            pipe = upstream.last_pipe
+            pipe: Pipe = upstream.last_pipe  # type: ignore[assignment]  # set by recv()
             subscription = parse_subscription(item)
             if subscription is None:
                 if self.delivers_upstream:
@@ -203,7 +203,7 @@ class XSub(Routing):
         Distributor.send_to(self._all, msg)
 
     def recv_nowait(self) -> list[bytes]:
-        msg = self._fq.recv()
+        msg: list[bytes] = self._fq.recv()
         self.last_pipe = self._fq.last_pipe
         return msg
 
@@ -252,7 +252,7 @@ class Sub(XSub):
             self._ready = None
             return ready
         while True:
-            msg = self._fq.recv()
+            msg: list[bytes] = self._fq.recv()
             self.last_pipe = self._fq.last_pipe
             if self._wanted(msg[0]):
                 return msg

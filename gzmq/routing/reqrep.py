@@ -53,7 +53,7 @@ class Dealer(Routing):
         self._lb.send(msg)
 
     def recv_nowait(self) -> list[bytes]:
-        msg = self._fq.recv()
+        msg: list[bytes] = self._fq.recv()
         self.last_pipe = self._fq.last_pipe
         return msg
 
@@ -123,6 +123,7 @@ class Req(Dealer):
         if len(holding) > 1 or (holding and pipe not in holding):
             self._drop_stale(keep=pipe)  # replies from peers we did not ask
         take = pipe.inbound.take
+        msg: Optional[list[bytes]]
         while True:
             msg = take()
             if msg is None:
@@ -272,8 +273,8 @@ class Router(Routing):
             raise Again()  # full (without MANDATORY the message is dropped)
 
     def recv_nowait(self) -> list[bytes]:
-        msg = self._fq.recv()
-        pipe = self._fq.last_pipe
+        msg: list[bytes] = self._fq.recv()
+        pipe: Pipe = self._fq.last_pipe  # type: ignore[assignment]  # set by recv()
         self.last_pipe = pipe
         return [pipe.routing_id] + msg
 
