@@ -1,0 +1,23 @@
+"""The strict core type-checks: ``mypy --strict`` on gzmq/zmtp, gzmq/pipe.py and gzmq/routing
+(mypy.ini holds the settings). Run as a test so that the README's one test command covers it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STRICT_CORE = ["gzmq/zmtp", "gzmq/pipe.py", "gzmq/routing"]
+
+
+@pytest.mark.timeout(300)
+def test_the_strict_core_passes_mypy_strict() -> None:
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("mypy", reason="pip install '.[test]' brings mypy")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", os.path.join(ROOT, ".mypy_cache"),
+         *STRICT_CORE], cwd=ROOT, capture_output=True, text=True, timeout=280)
+    assert result.returncode == 0, result.stdout + result.stderr
