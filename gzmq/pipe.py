@@ -179,9 +179,6 @@ class SubscriptionCommand:
         self.subscribe = subscribe
         self.topic = topic
 
-    def as_message(self) -> list[bytes]:
-        return [(b"\x01" if self.subscribe else b"\x00") + self.topic]
-
     def __repr__(self) -> str:
         return f"SubscriptionCommand({self.subscribe}, {self.topic!r})"
 
