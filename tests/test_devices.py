@@ -388,3 +388,19 @@ def test_process_proxy_steerable_terminates_by_command(ctx):
         if dev.launcher.is_alive():
             dev.launcher.terminate()
             dev.join(5)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork")
+def test_process_device_exit_status_survives_gevent_reaping_children():
+    # gevent.subprocess makes libev reap every child on SIGCHLD: multiprocessing's waitpid then
+    # fails, and join() used to leave exitcode None (a CI flake of the test above)
+    import gevent.subprocess
+    assert gevent.subprocess.call(["true"]) == 0
+    dev = devices.ProcessDevice(zmq.QUEUE, zmq.ROUTER, zmq.DEALER)
+    dev.bind_in_to_random_port(TCP)
+    dev.start()
+    time.sleep(0.2)
+    dev.launcher.terminate()
+    gevent.sleep(0.5)  # the hub handles SIGCHLD: libev reaps the child before join() looks
+    dev.join(10)
+    assert dev.launcher.exitcode == -15

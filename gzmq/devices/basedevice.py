@@ -25,7 +25,6 @@ from time import monotonic
 from typing import Any, Callable, Optional
 
 import gevent
-import gevent.os
 import gevent.select
 
 from ..constants import ENOTSOCK, ETERM, PUSH, QUEUE
@@ -303,6 +302,20 @@ def _run_isolated(device: Device) -> None:
 class _DeviceProcess(_process_class()):  # type: ignore[misc]
     """``multiprocessing.Process`` whose ``join`` waits cooperatively (on its sentinel)."""
 
+    _exit_status: Optional[int] = None
+
+    def start(self) -> None:
+        super().start()
+        # Once anything in this process has used gevent.subprocess, libev reaps *every* child
+        # on SIGCHLD, and multiprocessing's own waitpid then never learns the exit status. A
+        # child watcher, started before the hub can run, is told the status when libev reaps.
+        watcher = gevent.get_hub().loop.child(self.pid, False, ref=False)
+        watcher.start(self._record_exit, watcher)
+
+    def _record_exit(self, watcher: Any) -> None:
+        self._exit_status = watcher.rstatus
+        watcher.stop()
+
     def join(self, timeout: Optional[float] = None) -> None:
         if self.exitcode is None:
             ready, _, _ = gevent.select.select([self.sentinel], [], [], timeout)
@@ -314,12 +327,10 @@ class _DeviceProcess(_process_class()):  # type: ignore[misc]
             # gevent's child watcher (installed by any gevent.subprocess use in this process)
             # may have reaped the child first: multiprocessing then never learns its status,
             # but gevent's waitpid keeps it
-            try:
-                _, status = gevent.os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if _:
-                self._popen.returncode = os.waitstatus_to_exitcode(status)
+            if self._exit_status is None:
+                gevent.sleep(0)  # let libev run the child watcher for a SIGCHLD just handled
+            if self._exit_status is not None:
+                self._popen.returncode = os.waitstatus_to_exitcode(self._exit_status)
 
 
 class ProcessDevice(BackgroundDevice):
