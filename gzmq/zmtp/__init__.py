@@ -28,6 +28,8 @@ from .events import (
     Cancel,
     Event,
     HandshakeComplete,
+    Join,
+    Leave,
     Message,
     PeerError,
     Ping,
@@ -36,6 +38,7 @@ from .events import (
 )
 from .mechanism import ZAP_STATUS_CODES, Mechanism, MechanismStatus, NullMechanism
 from .plain import PlainClient, PlainServer
+from .radio import GROUP_MAX_LENGTH, MAX_DATAGRAM, decode_datagram, encode_datagram
 from .sockettypes import COMPATIBLE, SOCKET_TYPE_NUMBERS, is_compatible
 
 __all__ = [
@@ -55,6 +58,8 @@ __all__ = [
     "Message",
     "Subscribe",
     "Cancel",
+    "Join",
+    "Leave",
     "Ping",
     "Pong",
     "PeerError",
@@ -67,6 +72,10 @@ __all__ = [
     "SOCKET_TYPE_NUMBERS",
     "is_compatible",
     "encode_message",
+    "GROUP_MAX_LENGTH",
+    "MAX_DATAGRAM",
+    "encode_datagram",
+    "decode_datagram",
 ]
 
 

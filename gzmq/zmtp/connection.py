@@ -66,8 +66,19 @@ from .codec import (
     split_command,
 )
 from .errors import LocalProtocolError, ProtocolError, ProtocolErrorCode
-from .events import Cancel, Event, HandshakeComplete, PeerError, Ping, Pong, Subscribe
+from .events import (
+    Cancel,
+    Event,
+    HandshakeComplete,
+    Join,
+    Leave,
+    PeerError,
+    Ping,
+    Pong,
+    Subscribe,
+)
 from .mechanism import Mechanism, MechanismStatus, NullMechanism
+from .radio import JOIN_PREFIX, LEAVE_PREFIX, check_group
 from .reader import FrameReader
 from .sockettypes import COMPATIBLE, announced_properties
 
@@ -219,6 +230,21 @@ class Connection:
         if self._sub_commands:
             return self._command_frame(b"\x06CANCEL" + topic)
         return self._data_frame(b"\x00" + topic)
+
+    def join(self, group: bytes) -> bytes:
+        """JOIN command (DISH -> RADIO).  A command frame for ZMTP 3.0 peers
+        too: libzmq's dish session builds it whatever the peer's minor version
+        (there is no message form, unlike SUBSCRIBE).
+
+        :raises LocalProtocolError: not READY, or a group over 255 bytes.
+        """
+        self._require_ready()
+        return self._command_frame(JOIN_PREFIX + check_group(group))
+
+    def leave(self, group: bytes) -> bytes:
+        """LEAVE command (DISH -> RADIO), a command frame for 3.0 and 3.1."""
+        self._require_ready()
+        return self._command_frame(LEAVE_PREFIX + check_group(group))
 
     def ping(self, ttl_ms: int = 0, context: bytes = b"") -> bytes:
         """PING carrying our TTL in deciseconds (``ttl_ms // 100``, libzmq).
@@ -497,8 +523,12 @@ class Connection:
             events.append(Subscribe(data))
         elif name == b"CANCEL":
             events.append(Cancel(data))
-        # Anything else (READY, ERROR, JOIN, LEAVE, unknown) is ignored, as
-        # libzmq's zmtp_engine does after the handshake [verified].
+        elif name == b"JOIN":
+            events.append(Join(data))
+        elif name == b"LEAVE":
+            events.append(Leave(data))
+        # Anything else (READY, ERROR, unknown) is ignored, as libzmq's
+        # zmtp_engine does after the handshake [verified].
 
     def _check_peer_properties(self) -> None:
         if self._props_checked:

@@ -100,6 +100,29 @@ class Cancel(Event):
         self.topic = topic
 
 
+class Join(Event):
+    """A ``JOIN`` command (DISH -> RADIO): the peer wants messages of ``group``.
+
+    The group is the rest of the command body, as the peer sent it: bounding it
+    (libzmq: at most 255 bytes) is the receiver's business, as is ignoring it on
+    any socket but a RADIO.
+    """
+
+    __slots__ = ("group",)
+
+    def __init__(self, group: bytes) -> None:
+        self.group = group
+
+
+class Leave(Event):
+    """A ``LEAVE`` command (DISH -> RADIO): the peer no longer wants ``group``."""
+
+    __slots__ = ("group",)
+
+    def __init__(self, group: bytes) -> None:
+        self.group = group
+
+
 class Ping(Event):
     """The peer sent ``PING``; the ``PONG`` reply is already queued.
 

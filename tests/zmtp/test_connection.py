@@ -17,7 +17,7 @@ from zmtp_helpers import (
 )
 
 from gzmq.zmtp import (
-    Cancel, Connection, ConnectionState, HandshakeComplete, LocalProtocolError, Message,
+    Cancel, Connection, ConnectionState, HandshakeComplete, Join, Leave, LocalProtocolError, Message,
     PeerError, Ping, Pong, ProtocolError, ProtocolErrorCode, Subscribe,
 )
 
@@ -49,7 +49,9 @@ READY_CASES: list[tuple[str, bytes, list[Any]]] = [
     ("unknown command ignored", command(b"\x06FOOBAR"), []),
     ("late READY ignored", PUB_READY, []),
     ("late ERROR ignored", ERROR_400, []),
-    ("JOIN ignored", command(b"\x04JOINgroup"), []),
+    ("JOIN", command(b"\x04JOINgroup"), [Join(b"group")]),
+    ("LEAVE", command(b"\x05LEAVEgroup"), [Leave(b"group")]),
+    ("JOIN empty group", command(b"\x04JOIN"), [Join(b"")]),
 ]
 
 
