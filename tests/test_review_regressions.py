@@ -170,7 +170,7 @@ def test_subscription_flood_into_an_idle_pub_is_bounded_by_rcvhwm(ctx):
         gevent.sleep(0)
     gevent.sleep(0.2)
     (engine,) = pub._lifecycle.peers
-    assert len(engine.pipe.inbound) <= 100
+    assert len(engine.session.pipe.inbound) <= 100
     pub.send(b"t5 hello")  # the publisher still works, and drains what was queued
     assert pub._routing.subscription_count > 0
     stream.close()

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STRICT_CORE = ["gzmq/zmtp", "gzmq/pipe.py", "gzmq/routing"]
+STRICT_CORE = ["gzmq/zmtp", "gzmq/pipe.py", "gzmq/routing", "gzmq/engine"]
 
 
 @pytest.mark.timeout(300)

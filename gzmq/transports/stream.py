@@ -30,7 +30,7 @@ import gevent
 from gevent import socket as gsocket
 
 from ..constants import Event
-from ..engine import ConnectionOutcome, Engine
+from ..engine import ConnectionOutcome, Engine, Session
 from ..security import log as security_log
 from .base import StreamTransport, apply_buffer_sizes
 
@@ -314,7 +314,8 @@ class Listener:
             return
         slot, release = self._gate.admit(source_key(peer_address), self.endpoint)
         self.socket._emit(Event.ACCEPTED, stream.fileno(), self.endpoint)
-        engine = Engine(self.socket, stream, self.endpoint, peer_address)
+        session = Session(self.socket, self.endpoint, connecting=False)
+        engine = Engine(self.socket, stream, peer_address, session)
         engine.on_handshake_done = release
         self._engines.add(engine)
         greenlet = self.socket._lifecycle.spawn(engine.run)
@@ -386,15 +387,7 @@ class Connector:
         self.endpoint = endpoint
         self._dial = dial
         self._peer_address = peer_address
-        options = socket._options
-        #: attach the pipe now (queue before connected) unless ROUTER or IMMEDIATE
-        self.attach_early = socket._routing.attach_on_connect and not options.immediate
-        self.pipe, self._engine_pipe = socket._lifecycle.new_pipe()
-        self.pipe.endpoint = endpoint
-        if options.connect_routing_id:
-            self.pipe.routing_id = options.connect_routing_id
-            options.connect_routing_id = b""  # it names only the next connection
-        self._attached = socket._lifecycle.attach(self.pipe) if self.attach_early else False
+        self.session = Session(socket, endpoint, connecting=True)
         self._engine: Optional[Engine] = None
         self._greenlet: Optional[gevent.Greenlet] = None
         self._stopping = False
@@ -404,17 +397,13 @@ class Connector:
     def start(self) -> None:
         self._greenlet = self.socket._lifecycle.spawn(self._run)
 
-    def _has_pending(self) -> bool:
-        return bool(len(self.pipe.outbound))
-
     def _run(self) -> None:
         socket = self.socket
         options = socket._options
         attempt = 0
-        connected_before = False
         socket._emit(Event.CONNECT_DELAYED, 115, self.endpoint)  # EINPROGRESS
         while True:
-            if self._stopping and not self._has_pending():
+            if self._stopping and not self.session.has_pending():
                 return
             try:
                 stream = self._dial()
@@ -423,17 +412,13 @@ class Connector:
             if stream is not None:
                 attempt = 0
                 socket._emit(Event.CONNECTED, stream.fileno(), self.endpoint)
-                engine = self._engine = Engine(
-                    socket, stream, self.endpoint, self._peer_address(stream),
-                    pipe=self.pipe, engine_pipe=self._engine_pipe,
-                    attached=self._attached, reconnected=connected_before, connector=self)
+                engine = self._engine = Engine(socket, stream, self._peer_address(stream),
+                                               self.session)
                 outcome = engine.run()
-                connected_before = connected_before or engine.handshake_done
-                self._attached = engine._attached
                 self._engine = None
                 if outcome == ConnectionOutcome.PROTOCOL_ERROR:
                     return
-                if self._stopping and not self._has_pending():
+                if self._stopping and not self.session.has_pending():
                     return
             if options.reconnect_ivl < 0:
                 return
@@ -456,10 +441,10 @@ class Connector:
     def shutdown(self) -> None:
         """Socket closing: deliver what is queued (LINGER bounds it), then stop."""
         self._stopping = True
-        self.pipe.close_writing()
+        self.session.close_writing()
         if self._engine is not None:
             self._engine.shutdown()
-        elif not self._has_pending() and self._greenlet is not None:
+        elif not self.session.has_pending() and self._greenlet is not None:
             self._greenlet.kill(block=False)
 
     def abandon(self) -> None:
@@ -475,8 +460,4 @@ class Connector:
             self._greenlet.kill(block=False)
         if self._engine is not None:
             self._engine.close()
-        self.pipe.close_reading()
-        self.pipe.outbound.clear()
-        if self._attached:
-            self.socket._lifecycle.detach(self.pipe)
-            self._attached = False
+        self.session.drop()

@@ -30,9 +30,9 @@ from typing import Any, Optional
 from gevent import get_hub
 from gevent.monkey import get_original
 
-from . import zmtp
+from .. import zmtp
+from ..pipe import MessageQueue, Signal, SubscriptionCommand
 from .handshake import PeerClosed
-from .pipe import MessageQueue, Signal, SubscriptionCommand
 
 __all__ = ["ConnectionReader", "READ_BUFFER_SIZE"]
 

@@ -18,9 +18,9 @@ from typing import Any, Optional
 
 import gevent
 
-from . import zmtp
-from .constants import Event
-from .security import ZapClient, ZapReply, log, zap_handler_bound
+from .. import zmtp
+from ..constants import Event
+from ..security import ZapClient, ZapReply, log, zap_handler_bound
 
 __all__ = ["run_handshake", "AuthFailure", "HandshakeTimeout", "PeerClosed"]
 
@@ -108,7 +108,7 @@ def _process(engine: Any, events: list[Any]) -> Optional[list[Any]]:
 
 
 def _mechanism_name(engine: Any) -> str:
-    return engine.conn.mechanism.name.decode()
+    return str(engine.conn.mechanism.name.decode())
 
 
 def _peer_refused(engine: Any, reason: bytes) -> None:
@@ -136,7 +136,7 @@ def _authenticate(engine: Any, request: zmtp.AuthRequest) -> list[Any]:
         log.error("malformed ZAP reply for %s (%s): protocol error 0x%x", peer, mechanism,
                   reply.error_code)
         raise AuthFailure(None, reply.error_code)
-    events = engine.conn.auth_reply(reply.status_code, reply.user_id, reply.metadata)
+    events: list[Any] = engine.conn.auth_reply(reply.status_code, reply.user_id, reply.metadata)
     _flush(engine)
     if reply.status_code == b"200":
         log.debug("ZAP allowed %s (%s) as %r", peer, mechanism, reply.user_id)

@@ -1,10 +1,11 @@
 """Engine: one live tcp/ipc connection between a byte stream and a pipe.
 
 The engine is the only code that holds both a stream and a ``zmtp.Connection``. It never knows
-socket types. Its greenlet runs the handshake (``handshake.py``: greeting, mechanism, ZAP), then
-hands the two directions to helpers that work mostly from the hub:
+socket types, nor pipes beyond the engine's end its ``Session`` gives it. Its greenlet runs the
+handshake (``handshake.py``: greeting, mechanism, ZAP), then hands the two directions to helpers
+that work mostly from the hub:
 
-- ``ConnectionReader`` (``reader.py``): an io watcher parses incoming bytes in the hub and
+- ``ConnectionReader`` (``receiver.py``): an io watcher parses incoming bytes in the hub and
   appends whole messages to the socket's pipe; the engine's greenlet only waits, for the end of
   the connection or for room when the pipe is at RCVHWM (backpressure reaches the sender).
 - ``ConnectionWriter`` (``writer.py``): batches are flushed from a hub callback with one
@@ -23,13 +24,14 @@ from typing import Any, Callable, Optional
 import gevent
 from gevent import socket as gsocket
 
-from . import zmtp
-from .constants import SOCKET_TYPE_NAMES, Event
+from .. import zmtp
+from ..constants import SOCKET_TYPE_NAMES, Event
+from ..security import log as security_log
+from ..security import make_mechanism, mechanism_name
 from .handshake import AuthFailure, HandshakeTimeout, PeerClosed, run_handshake
-from .pipe import Pipe, Signal, SubscriptionCommand
-from .security import log as security_log
-from .security import make_mechanism, mechanism_name
-from .reader import ConnectionReader
+from .heartbeat import Heartbeat
+from .receiver import ConnectionReader
+from .session import Session
 from .writer import ConnectionWriter
 
 __all__ = ["Engine", "ConnectionOutcome"]
@@ -47,30 +49,22 @@ class ConnectionOutcome:
 
 
 class Engine:
-    def __init__(self, socket: Any, stream: gsocket.socket, endpoint: str, peer_address: str,
-                 pipe: Optional[Pipe] = None, engine_pipe: Optional[Pipe] = None,
-                 attached: bool = False, reconnected: bool = False,
-                 connector: Any = None) -> None:
+    def __init__(self, socket: Any, stream: gsocket.socket, peer_address: str,
+                 session: Session) -> None:
         self.socket = socket
-        #: the Connector that dialled this connection (None on the bind side)
-        self.connector = connector
+        self.session = session
         self.stream = stream
         #: the stream's fd, for monitor events (it reads -1 once the stream is closed)
         self.fd = stream.fileno()
-        self.endpoint = endpoint
+        self.endpoint = session.endpoint
         self.peer_address = peer_address
-        #: the socket's end of the pipe (None on the bind side until the handshake completes)
-        self.pipe = pipe
-        self._engine_pipe = engine_pipe
-        self._attached = attached
-        self._reconnected = reconnected
         self._reader: Optional[ConnectionReader] = None
         self._writer: Optional[ConnectionWriter] = None
         self._closing = False
         self.handshake_done = False
         #: when the reader last got bytes (heartbeat liveness)
         self.last_received = 0.0
-        self._heartbeat: Optional[_Heartbeat] = None
+        self._heartbeat: Optional[Heartbeat] = None
         #: set once ZAP refused this peer (its monitor event has been emitted)
         self.auth_refused = False
         self.conn: Any = None  # the zmtp.Connection, made when the engine starts
@@ -171,35 +165,21 @@ class Engine:
                             else ConnectionOutcome.DISCONNECTED)
 
     def _on_ready(self, ready: zmtp.HandshakeComplete) -> ConnectionReader:
-        """The handshake succeeded: attach the pipe (making one on the bind side) and take
-        over its engine end with a fresh reader and writer; return the reader to run."""
+        """The handshake succeeded: the session sets the pipe up for this peer; a fresh
+        reader and writer take over its engine end. Return the reader to run."""
         self.handshake_done = True
         if self.on_handshake_done is not None:
             self.on_handshake_done()
-        socket = self.socket
-        lifecycle = socket._lifecycle
-        if self.pipe is None or self._engine_pipe is None:
-            self.pipe, self._engine_pipe = lifecycle.new_pipe()
-            self.pipe.endpoint = self.endpoint
-        pipe, engine_end = self.pipe, self._engine_pipe
         properties = dict(ready.properties)
         properties["Peer-Address"] = self.peer_address.encode()
         if ready.user_id:
             properties["User-Id"] = ready.user_id
-        pipe.properties = properties
-        if not pipe.routing_id:
-            pipe.routing_id = bytes(properties.get("Identity", b""))
-        engine_end.outbound.reopen_writing()  # after a reconnect: this peer sends again
-        if self._reconnected:
-            socket._routing.hiccup(pipe)
-        if not self._attached:
-            # a refused peer (PAIR's second, ROUTER's duplicate identity) stays connected but
-            # unheard, as with libzmq, whose tests show it is not adopted later either
-            self._attached = lifecycle.attach(pipe)
+        engine_end = self.session.engine_ready(properties)
+        socket = self.socket
         socket._emit(Event.HANDSHAKE_SUCCEEDED, 0, self.endpoint)
         self.last_received = monotonic()
         self._writer = ConnectionWriter(self.stream, self.conn, engine_end.inbound,
-                                        self._writer_finished)
+                                        self._writer_finished, socket._lifecycle.spawn)
         reader = self._reader = ConnectionReader(self, engine_end.outbound)
         # the engine end's notifiers: the writer hears of messages to write, the reader of room
         # at RCVHWM (a reconnect replaces the previous engine's)
@@ -210,9 +190,9 @@ class Engine:
             self._ensure_heartbeat()
         return reader
 
-    def _ensure_heartbeat(self) -> "_Heartbeat":
+    def _ensure_heartbeat(self) -> Heartbeat:
         if self._heartbeat is None:
-            self._heartbeat = _Heartbeat(self)
+            self._heartbeat = Heartbeat(self)
         return self._heartbeat
 
     def peer_ttl(self, ttl: float) -> None:
@@ -237,12 +217,13 @@ class Engine:
     def shutdown(self) -> None:
         """The socket is closing: finish writing what is queued, then disconnect."""
         self._closing = True
-        if self.pipe is None or (not self.handshake_done and not len(self.pipe.outbound)):
+        session = self.session
+        if not self.handshake_done and not session.has_pending():
             self._close_stream()  # nothing queued for this peer
             return
         # what is queued goes out first; a handshake in progress finishes, then the writer
         # drains the pipe and closes (LINGER bounds it all)
-        self.pipe.close_writing()
+        session.close_writing()
 
     def close(self) -> None:
         """Disconnect now, dropping whatever is queued."""
@@ -288,91 +269,5 @@ class Engine:
         self._close_stream()
         if self._reader is not None:
             self._reader.close()
-        pipe = self.pipe
-        if pipe is not None and self.handshake_done and self._engine_pipe is not None:
-            # the socket may read what arrived, then no more; this engine hears nothing more
-            self._engine_pipe.close_writing()
-            self._engine_pipe.detach_notifiers()
-        if pipe is not None and self._attached and not self._keeps_pipe():
-            socket._lifecycle.detach(pipe)
-            self._attached = False
+        self.session.engine_ended(self.handshake_done)
         return outcome
-
-    def _keeps_pipe(self) -> bool:
-        """Connect-side pipes outlive the connection unless attached only while connected."""
-        connector = self.connector
-        return connector is not None and connector.attach_early and not self.socket.closed
-
-
-class _Heartbeat:
-    """ZMTP heartbeats for one connection, as libzmq's zmtp_engine does them.
-
-    - With HEARTBEAT_IVL > 0 we send a PING (carrying HEARTBEAT_TTL) every IVL, whatever the
-      traffic; if nothing at all arrives within HEARTBEAT_TIMEOUT (default: IVL) of a PING,
-      the connection is dropped.
-    - A PING from the peer with a TTL arms a timer: if nothing arrives within the TTL, drop.
-    Any received byte counts as liveness. One greenlet, started only when needed.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        options = engine.socket._options
-        self.interval = options.heartbeat_ivl / 1000.0
-        timeout = options.heartbeat_timeout if options.heartbeat_timeout >= 0 \
-            else options.heartbeat_ivl
-        self.timeout = timeout / 1000.0
-        self.ttl_ms = options.heartbeat_ttl
-        self._ping_sent_at: Optional[float] = None
-        self._ttl_armed_at: Optional[float] = None
-        self._ttl = 0.0
-        self._next_ping = monotonic() + self.interval if self.interval > 0 else None
-        self._rearm = Signal()  # wakes the greenlet to recompute its deadlines
-        self._greenlet = gevent.spawn(self._run)
-
-    def peer_ttl(self, ttl: float) -> None:
-        if self._ttl_armed_at is None:
-            self._ttl_armed_at = monotonic()
-            self._ttl = ttl
-            if self._greenlet.dead:
-                self._greenlet = gevent.spawn(self._run)
-            else:
-                self._rearm.notify()
-
-    def stop(self) -> None:
-        self._greenlet.kill(block=False)
-
-    def _deadlines(self) -> list[float]:
-        deadlines = []
-        if self._next_ping is not None:
-            deadlines.append(self._next_ping)
-        if self._ping_sent_at is not None:
-            deadlines.append(self._ping_sent_at + self.timeout)
-        if self._ttl_armed_at is not None:
-            deadlines.append(self._ttl_armed_at + self._ttl)
-        return deadlines
-
-    def _run(self) -> None:
-        engine = self.engine
-        while True:
-            deadlines = self._deadlines()
-            if not deadlines:
-                return
-            if self._rearm.wait(max(0.0, min(deadlines) - monotonic())):
-                continue
-            now = monotonic()
-            heard = engine.last_received
-            if self._ping_sent_at is not None and heard >= self._ping_sent_at:
-                self._ping_sent_at = None
-            if self._ttl_armed_at is not None and heard > self._ttl_armed_at:
-                self._ttl_armed_at = None
-            expired_ping = self._ping_sent_at is not None and \
-                now >= self._ping_sent_at + self.timeout
-            expired_ttl = self._ttl_armed_at is not None and now >= self._ttl_armed_at + self._ttl
-            if expired_ping or expired_ttl:
-                engine.close_silent_peer()
-                return
-            if self._next_ping is not None and now >= self._next_ping:
-                engine.send_control(engine.conn.ping(self.ttl_ms))
-                if self._ping_sent_at is None:
-                    self._ping_sent_at = now
-                self._next_ping = now + self.interval

@@ -35,7 +35,7 @@ from typing import Any, Callable, Optional
 import gevent
 from gevent import get_hub
 
-from .pipe import MessageQueue, SubscriptionCommand
+from ..pipe import MessageQueue, SubscriptionCommand
 
 __all__ = ["ConnectionWriter"]
 
@@ -51,7 +51,8 @@ log = logging.getLogger("gzmq.engine")
 
 class ConnectionWriter:
     def __init__(self, stream: Any, conn: Any, queue: MessageQueue,
-                 on_finished: Callable[[bool], None]) -> None:
+                 on_finished: Callable[[bool], None],
+                 spawn: Callable[[Callable[[], None]], gevent.Greenlet]) -> None:
         self.stream = stream
         self.conn = conn
         #: what the socket sends this peer (the engine end's inbound queue)
@@ -67,12 +68,13 @@ class ConnectionWriter:
         raw = getattr(stream, "_sock", None)  # gevent's socket wraps a non-blocking one
         self._raw_send = raw.send if raw is not None else None
         self.greenlet: Optional[gevent.Greenlet] = None
+        self._spawn = spawn  # the socket's lifecycle group spawns every greenlet it owns
 
     def _start_greenlet(self) -> None:
         """Hand the writing over to a greenlet (it may block). A running one needs no wake-up:
         it looks at the backlog and the pipe again after every write."""
         if self.greenlet is None or self.greenlet.dead:
-            self.greenlet = gevent.spawn(self._run)
+            self.greenlet = self._spawn(self._run)
 
     def _finish(self, graceful: bool) -> None:
         if not self._finished:

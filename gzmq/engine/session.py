@@ -1,0 +1,121 @@
+"""Session: the socket's side of one peer slot, across the connections that fill it.
+
+libzmq splits a connection in two: the *engine* speaks the protocol over one stream and dies
+with it; the *session* (``session_base``) belongs to the socket and owns the pipe. gzmq does the
+same, so that nothing about pipes is decided by an engine flag that a connector reads later:
+
+- A connect() makes its session at once. Its pipe exists from the start and, unless the socket
+  type waits for a handshake (ROUTER, or IMMEDIATE), is attached to the routing right away, so
+  messages queue before the peer is there (libzmq's "attach on connect").
+- A bind() makes a session per accepted connection; its pipe is made when the handshake
+  succeeds, and it lives as long as that connection.
+- Each successful handshake calls ``engine_ready``: the pipe learns the peer's properties, is
+  attached if it is not yet, and after a reconnect the routing hears of the hiccup.
+- Each engine's end calls ``engine_ended``: the engine's end of the pipe stops taking input,
+  and the pipe is detached unless the session keeps it for the next connection.
+
+Engines, listeners and connectors talk to pipes only through a session.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ..pipe import Pipe
+
+__all__ = ["Session"]
+
+
+class Session:
+    def __init__(self, socket: Any, endpoint: str, *, connecting: bool) -> None:
+        self.socket = socket
+        self.endpoint = endpoint
+        self.connecting = connecting
+        #: the socket's end of the pipe (made now on the connect side, at the handshake else)
+        self.pipe: Optional[Pipe] = None
+        #: the engine's end of the pipe
+        self.engine_end: Optional[Pipe] = None
+        #: the routing has the pipe (a refused peer, PAIR's second say, stays unattached)
+        self.attached = False
+        #: a handshake succeeded before: the next one is a reconnect
+        self._connected_before = False
+        options = socket._options
+        #: attach the pipe now (queue before connected) unless ROUTER or IMMEDIATE
+        self.attach_early = (connecting and socket._routing.attach_on_connect
+                             and not options.immediate)
+        if connecting:
+            self._make_pipe()
+            if options.connect_routing_id:
+                assert self.pipe is not None
+                self.pipe.routing_id = options.connect_routing_id
+                options.connect_routing_id = b""  # it names only the next connection
+            if self.attach_early:
+                self._attach()
+
+    def _make_pipe(self) -> None:
+        self.pipe, self.engine_end = self.socket._lifecycle.new_pipe()
+        self.pipe.endpoint = self.endpoint
+
+    def _attach(self) -> None:
+        assert self.pipe is not None
+        self.attached = self.socket._lifecycle.attach(self.pipe)
+
+    # --- what engines call ------------------------------------------------------------------
+
+    def engine_ready(self, properties: dict[str, Any]) -> Pipe:
+        """A handshake succeeded with a peer that has ``properties`` (its metadata plus
+        Peer-Address and User-Id): set the pipe up for it; return the engine's end."""
+        if self.pipe is None or self.engine_end is None:
+            self._make_pipe()
+        pipe, engine_end = self.pipe, self.engine_end
+        assert pipe is not None and engine_end is not None
+        pipe.properties = properties
+        if not pipe.routing_id:
+            pipe.routing_id = bytes(properties.get("Identity", b""))
+        engine_end.outbound.reopen_writing()  # after a reconnect: this peer sends again
+        if self._connected_before:
+            self.socket._routing.hiccup(pipe)
+        self._connected_before = True
+        if not self.attached:
+            # a refused peer (PAIR's second, ROUTER's duplicate identity) stays connected but
+            # unheard, as with libzmq, whose tests show it is not adopted later either
+            self._attach()
+        return engine_end
+
+    def engine_ended(self, handshake_done: bool) -> None:
+        """The connection is over. The socket may still read what arrived, then no more; the
+        pipe stays for the next connection only where it was attached before connecting."""
+        if handshake_done and self.engine_end is not None:
+            self.engine_end.close_writing()
+            self.engine_end.detach_notifiers()
+        if self.pipe is not None and self.attached and not self._keeps_pipe():
+            self._detach()
+
+    def _keeps_pipe(self) -> bool:
+        return self.attach_early and not self.socket.closed
+
+    def _detach(self) -> None:
+        assert self.pipe is not None
+        self.socket._lifecycle.detach(self.pipe)
+        self.attached = False
+
+    # --- what the socket's endpoint handles call ----------------------------------------------
+
+    def has_pending(self) -> bool:
+        """Messages wait to be sent to this peer."""
+        return self.pipe is not None and bool(len(self.pipe.outbound))
+
+    def close_writing(self) -> None:
+        """The socket is closing: what is queued still goes out, nothing more comes."""
+        if self.pipe is not None:
+            self.pipe.close_writing()
+
+    def drop(self) -> None:
+        """disconnect()/unbind(): forget the pipe and what it holds."""
+        pipe = self.pipe
+        if pipe is None:
+            return
+        pipe.close_reading()
+        pipe.outbound.clear()
+        if self.attached:
+            self._detach()
