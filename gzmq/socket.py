@@ -97,8 +97,8 @@ class Socket:
                            _copy_threshold() if copy_threshold is None else copy_threshold)
         self._options = Options(self._type, routing_class.option_defaults)
         self._routing = routing_class(self._options)
-        self._recv_signal = Signal()
-        self._send_signal = Signal()
+        self._recv_signal = self._routing.recv_signal = Signal()
+        self._send_signal = self._routing.send_signal = Signal()
         self._closed = False
         self._send_count = itertools.count(1)  # (not an attribute write per send)
         self._recv_count = itertools.count(1)

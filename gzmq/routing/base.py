@@ -39,6 +39,11 @@ class Routing:
     #: validates the wire format (REQ); a message failing it is a protocol error that closes
     #: the connection for good. None for every other type (no per-message cost).
     wire_check: Optional[Callable[[list[bytes]], bool]] = None
+    #: the socket's receive and send signals (set by the socket), for the types whose own
+    #: sends and receives change their readiness (REQ, REP): a greenlet polling for that
+    #: readiness is woken by another greenlet's send or receive, not only by traffic
+    recv_signal: Optional[Signal] = None
+    send_signal: Optional[Signal] = None
 
     #: the pipe the last received message came from (for Frame.get() properties)
     last_pipe: Optional[Pipe] = None
