@@ -199,12 +199,15 @@ class Frame:
     docstring for copying, zero-copy and tracking."""
 
     __slots__ = ("_bytes", "_view", "_buffer_ref", "_owner", "more", "tracker",
-                 "tracker_event", "_properties", "__weakref__")
+                 "tracker_event", "_properties", "_routing_id", "_group", "__weakref__")
 
     def __init__(self, data: Any = None, track: bool = False, copy: Optional[bool] = None,
                  copy_threshold: Optional[int] = None, **kwargs: Any) -> None:
         self.more = False
         self._properties: Mapping[str, bytes] = {}
+        #: draft addresses: SERVER/PEER routing id (0: none), RADIO/DISH group (None: none)
+        self._routing_id = 0
+        self._group: Optional[bytes] = None
         self._buffer_ref: Any = None
         self._owner: Optional[_Owner] = None
         self._view: Optional[memoryview] = None
@@ -286,6 +289,8 @@ class Frame:
         clone = Frame.__new__(type(self))
         clone.more = self.more
         clone._properties = self._properties
+        clone._routing_id = self._routing_id
+        clone._group = self._group
         clone._buffer_ref = None
         clone._bytes = self._bytes
         # a view of its own (like pyzmq's zmq_msg_copy: one more reference to the data)
@@ -297,8 +302,34 @@ class Frame:
 
     fast_copy = __copy__
 
+    @property
+    def routing_id(self) -> int:
+        """The SERVER/PEER routing id: who sent a received frame, whom to send this one to
+        (pyzmq's draft API; ZMQError EINVAL when there is none, as pyzmq)."""
+        return self.get("routing_id")  # type: ignore[no-any-return]
+
+    @routing_id.setter
+    def routing_id(self, routing_id: int) -> None:
+        self.set("routing_id", routing_id)
+
+    @property
+    def group(self) -> str:
+        """The RADIO/DISH group, as str ('' when there is none, as libzmq's zmq_msg_group)."""
+        return self.get("group")  # type: ignore[no-any-return]
+
+    @group.setter
+    def group(self, group: "str | bytes") -> None:
+        self.set("group", group)
+
     def get(self, option: Any) -> Any:
-        """``MORE`` as an int, or a message property (``'Socket-Type'``, ``'Peer-Address'``…)."""
+        """``MORE`` as an int, a message property (``'Socket-Type'``, ``'Peer-Address'``…),
+        or the draft ``'routing_id'`` / ``'group'``."""
+        if option == "routing_id":
+            if not self._routing_id:
+                raise ZMQError(EINVAL)
+            return self._routing_id
+        if option == "group":
+            return (self._group or b"").decode("utf-8")
         if isinstance(option, str):
             value = self._properties.get(option)
             if value is None and option == "Identity":
@@ -315,7 +346,21 @@ class Frame:
     __getitem__ = get
 
     def set(self, option: Any, value: Any) -> None:
-        raise ZMQError(EINVAL)
+        """Only the draft ``'routing_id'`` (a uint32 but 0) and ``'group'`` (str or bytes, at
+        most 255 bytes) can be set; anything else is EINVAL, as libzmq's zmq_msg_set."""
+        if option == "routing_id":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"routing_id must be an int, not {type(value).__name__}")
+            if not 0 < value <= 0xFFFFFFFF:
+                raise ZMQError(EINVAL)
+            self._routing_id = value
+        elif option == "group":
+            group = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+            if len(group) > 255:  # ZMQ_GROUP_MAX_LENGTH
+                raise ZMQError(EINVAL)
+            self._group = group
+        else:
+            raise ZMQError(EINVAL)
 
     def __repr__(self) -> str:
         nbytes = len(self)
@@ -372,6 +417,8 @@ def _received(data: bytes, more: bool, properties: Mapping[str, bytes]) -> Frame
     frame.tracker = None
     frame.tracker_event = None
     frame._properties = properties
+    frame._routing_id = 0
+    frame._group = None
     return frame
 
 

@@ -8,7 +8,8 @@ to the socket and the other to the connection's Engine; for inproc each end belo
 
 Rules:
 
-- An item is a message (``list[bytes]``) or a ``SubscriptionCommand``. Messages are whole:
+- An item is a message (``list[bytes]``), a ``SubscriptionCommand`` or a ``GroupCommand``
+  (RADIO/DISH). Messages are whole:
   multipart atomicity is decided before a message enters a pipe, never inside one.
 - The high-water mark counts items per direction (0 = unbounded). ``try_put`` refuses at the
   mark; nothing here ever blocks. Blocking lives in the socket facade (``Socket._wait``) and in
@@ -61,7 +62,7 @@ from gevent.event import Event
 from .error import Again
 
 __all__ = ["Notifier", "NOBODY", "Signal", "PipeActivation", "MessageQueue", "Pipe",
-           "pipe_pair", "SubscriptionCommand"]
+           "pipe_pair", "SubscriptionCommand", "GroupCommand"]
 
 _UNBOUNDED = sys.maxsize
 
@@ -181,6 +182,24 @@ class SubscriptionCommand:
 
     def __repr__(self) -> str:
         return f"SubscriptionCommand({self.subscribe}, {self.topic!r})"
+
+
+class GroupCommand:
+    """A DISH's JOIN or LEAVE of ``group`` travelling to its RADIO, distinct from user data.
+
+    The engine turns it into a JOIN/LEAVE command (and a received command back into one);
+    over inproc the RADIO reads it as is. ``group`` None with ``join`` True means "every
+    group" (a udp pipe: libzmq's RADIO sends everything there, the DISH filters).
+    """
+
+    __slots__ = ("join", "group")
+
+    def __init__(self, join: bool, group: Optional[bytes]) -> None:
+        self.join = join
+        self.group = group
+
+    def __repr__(self) -> str:
+        return f"GroupCommand({self.join}, {self.group!r})"
 
 
 class MessageQueue:

@@ -46,6 +46,8 @@ from .options import Options
 from .pipe import Pipe, Signal, pipe_pair
 from .poll import Poller
 from .routing import ROUTING
+from .routing.base import Addressed
+from .zmtp.radio import GROUP_MAX_LENGTH
 from . import lifecycle, transports
 
 __all__ = ["Socket"]
@@ -323,6 +325,29 @@ class Socket:
             topic = topic.encode("utf-8")
         self.set(SocketOption.SUBSCRIBE, topic)
 
+    def join(self, group: Union[str, bytes]) -> None:
+        """DISH: receive the messages of ``group`` (ENOTSUP on other types; EINVAL if already
+        joined or longer than 255 bytes), as pyzmq's draft ``join``."""
+        self._check_open()
+        self._routing.join(_checked_group(group))
+
+    def leave(self, group: Union[str, bytes]) -> None:
+        """DISH: stop receiving ``group`` (EINVAL if it was not joined)."""
+        self._check_open()
+        self._routing.leave(_checked_group(group))
+
+    def connect_peer(self, addr: Union[str, bytes]) -> int:
+        """PEER: connect to ``addr`` and return the routing id that names that peer
+        (libzmq's draft ``zmq_connect_peer``). ENOTSUP on other types; EFAULT with IMMEDIATE,
+        as libzmq (the pipe would not exist yet, so there would be no id to return)."""
+        self._check_open()
+        if self._type != SocketType.PEER:
+            raise ZMQError(ENOTSUP)
+        if self._options.immediate:
+            raise ZMQError(EFAULT)
+        self.connect(addr)
+        return int(self._routing.last_attached_id)
+
     def unsubscribe(self, topic: Union[str, bytes]) -> None:
         if isinstance(topic, str):
             topic = topic.encode("utf-8")
@@ -427,6 +452,8 @@ class Socket:
         frame is copied anyway); for a Frame, ``frame.tracker``. See ``gzmq.frame``."""
         if self._closed:
             raise ZMQError(ENOTSOCK)
+        if routing_id is not None or group is not None:
+            return self._send_addressed(data, flags, copy, track, routing_id, group)
         if type(data) is bytes and copy:
             frame = data
         elif copy and not isinstance(data, Frame):
@@ -436,6 +463,8 @@ class Socket:
         if flags & _SNDMORE:
             if not type(self._routing).can_send:
                 raise ZMQError(ENOTSUP)  # at the first frame, as libzmq
+            if type(self._routing).single_part:
+                raise ZMQError(EINVAL)  # CLIENT, SERVER, RADIO...: one frame per message
             partial = self._partial_of(self._partial_out)
             if partial is None:
                 self._partial_out[getcurrent()] = [frame]
@@ -478,6 +507,8 @@ class Socket:
     def _send_frame(self, data: Any, flags: int, track: bool) -> Optional[MessageTracker]:
         """send() of a Frame or with copy=False: a zero-copy frame's owner rides along with
         its message, so that its tracker is done only once the message has left."""
+        if type(data) is Frame and (data._routing_id or data._group is not None):
+            return self._send_addressed(data, flags, False, track, None, None)
         payload, owner, result = self._prepare(data, False, track)
         if owner is None:
             self.send(payload, flags)
@@ -492,6 +523,38 @@ class Socket:
             return result  # type: ignore[no-any-return]
         pending = self._partial_of(self._partial_out, pop=True) if self._partial_out else None
         self._send_message(_tracked(pending, [payload], [owner]), flags)
+        return result  # type: ignore[no-any-return]
+
+    def _send_addressed(self, data: Any, flags: int, copy: bool, track: bool,
+                        routing_id: Any, group: Any) -> Optional[MessageTracker]:
+        """send() of a frame with a draft address: ``routing_id`` (SERVER, PEER) or ``group``
+        (RADIO), from the keywords or from the Frame (pyzmq sets them on a Frame too). Types
+        that have no use for an address ignore it, as libzmq's do."""
+        if isinstance(data, Frame):
+            if routing_id is None and data._routing_id:
+                routing_id = data._routing_id
+            if group is None:
+                group = data._group
+        if routing_id is not None:
+            routing_id = _checked_routing_id(routing_id)
+        if group is not None:
+            group = _checked_group(group)
+        if flags & _SNDMORE:  # EINVAL for the single-part types; an address means nothing else
+            self.send(data, flags, copy, track)
+            return None
+        payload, owner, result = self._prepare(data, copy, track)
+        pending = self._partial_of(self._partial_out, pop=True) if self._partial_out else None
+        msg = _tracked(pending, [payload], [owner] if owner is not None else [])
+        if type(msg) is _TrackedMessage and not msg.owners:
+            msg = list(msg)
+        send = self._routing.send_addressed_nowait
+        try:
+            send(msg, routing_id, group)
+        except Again:
+            if flags & _DONTWAIT:
+                raise
+            self._wait(lambda: send(msg, routing_id, group), self._send_signal,
+                       self._options.sndtimeo)
         return result  # type: ignore[no-any-return]
 
     def send_multipart(self, msg_parts: Sequence[Any], flags: int = 0, copy: bool = True,
@@ -569,7 +632,7 @@ class Socket:
                 gevent.sleep(0)  # a blocking recv that never waits still lets others run
         if len(msg) > 1:
             self._partial_in[getcurrent()] = msg[1:]
-        return msg[0] if copy else self._frame(msg[0], len(msg) > 1)
+        return msg[0] if copy else self._frame(msg[0], len(msg) > 1, msg)
 
     def _next_part(self, rest: list[bytes], copy: bool) -> Any:
         """The next frame of a message this greenlet has started to receive."""
@@ -604,12 +667,10 @@ class Socket:
             raise ZMQError(ENOTSOCK)
         rest = self._partial_of(self._partial_in, pop=True) if self._partial_in else None
         msg = rest if rest else self._recv_message(flags)
-        if type(msg) is not list:
-            msg = list(msg)  # a _TrackedMessage (inproc): release it, the message has arrived
         if copy:
-            return msg
+            return msg if type(msg) is list else list(msg)  # _TrackedMessage (inproc): release it
         last = len(msg) - 1
-        return [self._frame(part, index < last) for index, part in enumerate(msg)]
+        return [self._frame(part, index < last, msg) for index, part in enumerate(msg)]
 
     def _recv_message(self, flags: int) -> list[bytes]:
         recv_nowait = self._routing.recv_nowait
@@ -623,9 +684,13 @@ class Socket:
             gevent.sleep(0)  # a blocking recv that never waits still lets others run
         return msg
 
-    def _frame(self, data: bytes, more: bool) -> Frame:
+    def _frame(self, data: bytes, more: bool, msg: Any = None) -> Frame:
         pipe = self._routing.last_pipe
-        return _received(data, more, pipe.properties if pipe is not None else {})
+        frame = _received(data, more, pipe.properties if pipe is not None else {})
+        if type(msg) is Addressed:  # SERVER/PEER: who sent it; DISH: its group
+            frame._routing_id = msg.routing_id or 0
+            frame._group = msg.group
+        return frame
 
     def recv_into(self, buffer: Any, /, *, nbytes: int = 0, flags: int = 0) -> int:
         """Receive the next frame into ``buffer`` (writable, contiguous), at most ``nbytes``
@@ -885,3 +950,22 @@ def _frame_bytes(data: Any) -> bytes:
         return bytes(memoryview(data))
     except TypeError:
         raise TypeError(f"expected bytes or a buffer, got: {data!r:.50}") from None
+
+
+def _checked_routing_id(routing_id: Any) -> int:
+    """A SERVER/PEER routing id: a uint32 other than 0 (libzmq's zmq_msg_set_routing_id)."""
+    if isinstance(routing_id, bool) or not isinstance(routing_id, int):
+        raise TypeError(f"routing_id must be an int, not {type(routing_id).__name__}")
+    if not 0 < routing_id <= 0xFFFFFFFF:
+        raise ZMQError(EINVAL)
+    return routing_id
+
+
+def _checked_group(group: Any) -> bytes:
+    """A RADIO/DISH group as bytes (str is UTF-8, as pyzmq), EINVAL beyond 255 bytes."""
+    if isinstance(group, str):
+        group = group.encode("utf-8")
+    group = bytes(group)
+    if len(group) > GROUP_MAX_LENGTH:
+        raise ZMQError(EINVAL)
+    return group

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from ..constants import SocketType
 from .base import Routing
+from .clientserver import Client, Peer, Server
 from .pipeline import Pair, Pull, Push
 from .pubsub import Pub, Sub, XPub, XSub
+from .radiodish import Dish, Radio
 from .reqrep import Dealer, Rep, Req, Router
+from .singlepart import Channel, Gather, Scatter
 
 __all__ = ["Routing", "ROUTING"]
 
@@ -26,4 +29,13 @@ ROUTING: dict[int, type[Routing]] = {
     SocketType.PUSH: Push,
     SocketType.XPUB: XPub,
     SocketType.XSUB: XSub,
+    # draft types, always available (no DRAFT flag as in libzmq's builds)
+    SocketType.SERVER: Server,
+    SocketType.CLIENT: Client,
+    SocketType.RADIO: Radio,
+    SocketType.DISH: Dish,
+    SocketType.GATHER: Gather,
+    SocketType.SCATTER: Scatter,
+    SocketType.PEER: Peer,
+    SocketType.CHANNEL: Channel,
 }

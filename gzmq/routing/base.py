@@ -19,7 +19,22 @@ from ..constants import ENOTSUP, SocketOption
 from ..error import ZMQError
 from ..pipe import Pipe, PipeActivation, Signal
 
-__all__ = ["Routing", "attach_pipe"]
+__all__ = ["Routing", "attach_pipe", "Addressed"]
+
+
+class Addressed(list):  # type: ignore[type-arg]
+    """A received message with the draft address libzmq puts on it: SERVER/PEER the sender's
+    ``routing_id``, DISH the ``group``. The socket hands them out on ``Frame.routing_id`` /
+    ``Frame.group``; carrying them on the message (not on the routing) keeps them right when
+    several greenlets receive at once."""
+
+    __slots__ = ("routing_id", "group")
+
+    def __init__(self, frames: list[bytes], routing_id: Optional[int] = None,
+                 group: Optional[bytes] = None) -> None:
+        super().__init__(frames)
+        self.routing_id = routing_id
+        self.group = group
 
 
 class Routing:
@@ -33,6 +48,9 @@ class Routing:
     #: False where libzmq answers ENOTSUP (PULL/SUB cannot send, PUSH/PUB cannot receive)
     can_send = True
     can_recv = True
+    #: the draft thread-safe types (CLIENT, SERVER, RADIO, SCATTER...) take one frame per
+    #: message: a send with SNDMORE is EINVAL, and multipart messages received are dropped
+    single_part = False
     #: whether SUBSCRIBE/CANCEL from a peer mean anything (PUB/XPUB only)
     accepts_subscriptions = False
     #: a check of each message arriving over tcp/ipc, for the types whose libzmq *session*
@@ -74,6 +92,20 @@ class Routing:
         raise ZMQError(ENOTSUP)
 
     def recv_nowait(self) -> list[bytes]:
+        raise ZMQError(ENOTSUP)
+
+    def send_addressed_nowait(self, msg: list[bytes], routing_id: Optional[int],
+                              group: Optional[bytes]) -> None:
+        """``send_nowait`` of a message that carries a draft address (``send(routing_id=)``,
+        ``send(group=)``, or a Frame with one). Types that have no use for it ignore it, as
+        libzmq's do."""
+        self.send_nowait(msg)
+
+    def join(self, group: bytes) -> None:
+        """DISH only (``socket.join``); ENOTSUP elsewhere, as libzmq."""
+        raise ZMQError(ENOTSUP)
+
+    def leave(self, group: bytes) -> None:
         raise ZMQError(ENOTSUP)
 
     @property

@@ -32,7 +32,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from gzmq.constants import SocketType
 from gzmq.error import Again, ZMQError
 from gzmq.options import Options
-from gzmq.pipe import Pipe, Signal, SubscriptionCommand, pipe_pair
+from gzmq.pipe import GroupCommand, Pipe, Signal, SubscriptionCommand, pipe_pair
 from gzmq.routing import ROUTING
 from gzmq.routing.base import attach_pipe
 from gzmq.routing.primitives import FairQueue, LoadBalancer
@@ -41,7 +41,11 @@ FAIR_QUEUED = {SocketType.PULL, SocketType.DEALER, SocketType.ROUTER, SocketType
 LOAD_BALANCED = {SocketType.PUSH, SocketType.DEALER}
 #: types whose received messages are the peers' messages unchanged (ROUTER: after the id)
 PASS_THROUGH = {SocketType.PULL, SocketType.DEALER, SocketType.ROUTER, SocketType.XSUB,
-                SocketType.PAIR}
+                SocketType.PAIR, SocketType.CLIENT, SocketType.SERVER, SocketType.PEER,
+                SocketType.GATHER, SocketType.CHANNEL, SocketType.DISH}
+#: types whose send depends on the message (a SERVER's routing id): ``writable`` is libzmq's
+#: "always", so only "a send that worked was announced" holds
+ADDRESSED_SEND = {SocketType.SERVER, SocketType.PEER}
 
 
 class Peer:
@@ -150,6 +154,17 @@ class RoutingConformance(RuleBasedStateMachine):
             return [b"id", b"", body], number
         if socket_type == SocketType.SUB:
             return [(b"a" if choice % 2 else b"b") + body], number
+        if socket_type == SocketType.RADIO:  # a DISH's JOIN/LEAVE (or a udp pipe's "all")
+            group = None if choice == 11 else b"g%d" % (choice % 3)
+            return GroupCommand(choice % 2 == 0 or group is None, group), number
+        if socket_type == SocketType.DISH:  # what a RADIO sends, and what no peer should
+            if choice == 10:
+                return [b"g" * 256, body], number
+            if choice == 11:
+                return [body], number
+            return [b"g%d" % (choice % 3), body], number
+        if self.kind.single_part and choice % 5 == 4:
+            return [b"more", body], number  # multipart: the single-part types drop it
         return [body], number
 
     def _peer_put(self, peer: Peer, choice: int) -> bool:
@@ -201,11 +216,21 @@ class RoutingConformance(RuleBasedStateMachine):
             return
         writable = self.routing.writable
         try:
-            self.routing.send_nowait(self._socket_message(choice))
+            if self.socket_type in ADDRESSED_SEND:
+                ids = [int.from_bytes(p.mine.routing_id, "big") for p in self.peers] + [0, 7]
+                self.routing.send_addressed_nowait([b"x"], ids[choice % len(ids)], None)
+            elif self.socket_type == SocketType.RADIO:
+                self.routing.send_addressed_nowait([b"x"], None, b"g%d" % (choice % 3))
+            else:
+                self.routing.send_nowait(self._socket_message(choice))
             sent = True
         except (Again, ZMQError):
             sent = False
-        assert writable == sent, f"writable={writable} but send {'worked' if sent else 'failed'}"
+        if self.socket_type in ADDRESSED_SEND:
+            assert writable or not sent
+        else:
+            assert writable == sent, \
+                f"writable={writable} but send {'worked' if sent else 'failed'}"
 
     @rule()
     def recv(self) -> None:
@@ -233,11 +258,23 @@ class RoutingConformance(RuleBasedStateMachine):
         self.received[peer.number] = number
         if self.socket_type == SocketType.ROUTER:
             assert msg[0] == pipe.routing_id
+        if self.socket_type in ADDRESSED_SEND:
+            assert msg.routing_id == int.from_bytes(pipe.routing_id, "big")  # type: ignore[attr-defined]
+        if self.socket_type == SocketType.DISH:
+            assert msg.group in self.routing._groups  # type: ignore[attr-defined]
 
     @rule(topic=st.sampled_from([b"", b"a", b"b"]), subscribe=st.booleans())
     def sub_subscribes(self, topic: bytes, subscribe: bool) -> None:
         if self.socket_type == SocketType.SUB:
             (self.routing.subscribe if subscribe else self.routing.unsubscribe)(topic)
+
+    @rule(group=st.sampled_from([b"g0", b"g1", b"g2"]), join=st.booleans())
+    def dish_joins(self, group: bytes, join: bool) -> None:
+        if self.socket_type == SocketType.DISH:
+            try:
+                (self.routing.join if join else self.routing.leave)(group)
+            except ZMQError:
+                pass  # EINVAL: joined twice, or left without joining
 
     # --- what must always hold --------------------------------------------------------------
 
