@@ -579,6 +579,8 @@ class Socket:
                 owners = [owner] if owners is None else owners + [owner]
         if not frames:
             raise ValueError("send_multipart requires at least one frame")
+        if len(frames) > 1 and type(self._routing).single_part:
+            raise ZMQError(EINVAL)  # CLIENT, SERVER, RADIO...: one frame per message
         if flags & _SNDMORE:
             for frame in frames:
                 self.send(frame, _SNDMORE)

@@ -31,7 +31,8 @@ from gevent import get_hub
 from gevent.monkey import get_original
 
 from .. import zmtp
-from ..pipe import MessageQueue, Signal, SubscriptionCommand
+from ..pipe import GroupCommand, MessageQueue, Signal, SubscriptionCommand
+from ..security import log as security_log
 from .handshake import PeerClosed
 
 __all__ = ["ConnectionReader", "READ_BUFFER_SIZE"]
@@ -67,6 +68,8 @@ class ConnectionReader:
         # only publishers take SUBSCRIBE/CANCEL; from anyone else they are dropped, so a
         # hostile peer cannot slip a non-message into a PULL's or ROUTER's queue
         self._takes_subscriptions = type(engine.socket._routing).accepts_subscriptions
+        # JOIN/LEAVE likewise: only a RADIO takes them (libzmq's radio session)
+        self._takes_groups = type(engine.socket._routing).accepts_groups
         raw = getattr(engine.stream, "_sock", engine.stream)
         self._recv_into = raw.recv_into
         self._wake = Signal()  # the engine's greenlet waits here
@@ -150,6 +153,14 @@ class ConnectionReader:
                 # else they are dropped.
                 if self._takes_subscriptions:
                     items.append(SubscriptionCommand(kind is zmtp.Subscribe, event.topic))
+            elif kind is zmtp.Join or kind is zmtp.Leave:
+                if self._takes_groups:
+                    if len(event.group) <= zmtp.GROUP_MAX_LENGTH:
+                        items.append(GroupCommand(kind is zmtp.Join, event.group))
+                    else:  # libzmq would abort on it; we drop it and go on
+                        security_log.warning("dropped a %s of a %d-byte group from %s",
+                                             kind.__name__.upper(), len(event.group),
+                                             self.engine.endpoint)
             elif kind is zmtp.Ping and event.ttl_ms:
                 self.engine.peer_ttl(event.ttl_ms / 1000.0)
         leftover = items  # (empty, or what the pipe had no room for yet)

@@ -35,7 +35,7 @@ from typing import Any, Callable, Optional
 import gevent
 from gevent import get_hub
 
-from ..pipe import MessageQueue, SubscriptionCommand
+from ..pipe import GroupCommand, MessageQueue, SubscriptionCommand
 
 __all__ = ["ConnectionWriter"]
 
@@ -121,12 +121,15 @@ class ConnectionWriter:
         conn = self.conn
         batch: list[Any] = []
         for item in taken:
-            if type(item) is SubscriptionCommand:
+            if type(item) in _COMMAND_ITEMS:
                 if batch:
                     conn.encode_messages(batch, chunks)
                     batch = []
-                chunks.append(conn.subscribe(item.topic) if item.subscribe
-                              else conn.cancel(item.topic))
+                if type(item) is SubscriptionCommand:
+                    chunks.append(conn.subscribe(item.topic) if item.subscribe
+                                  else conn.cancel(item.topic))
+                elif item.group is not None:  # a DISH's JOIN/LEAVE (checked at join())
+                    chunks.append(conn.join(item.group) if item.join else conn.leave(item.group))
             else:
                 batch.append(item)
         if batch:
@@ -212,3 +215,7 @@ class ConnectionWriter:
                 small.append(chunk)
         if small:
             sendall(b"".join(small))
+
+
+#: pipe items that become ZMTP commands, not messages
+_COMMAND_ITEMS = frozenset({SubscriptionCommand, GroupCommand})

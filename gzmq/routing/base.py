@@ -53,6 +53,8 @@ class Routing:
     single_part = False
     #: whether SUBSCRIBE/CANCEL from a peer mean anything (PUB/XPUB only)
     accepts_subscriptions = False
+    #: whether JOIN/LEAVE from a peer mean anything (RADIO only)
+    accepts_groups = False
     #: a check of each message arriving over tcp/ipc, for the types whose libzmq *session*
     #: validates the wire format (REQ); a message failing it is a protocol error that closes
     #: the connection for good. None for every other type (no per-message cost).

@@ -49,6 +49,7 @@ class Radio(Routing):
     socket_type = "RADIO"
     can_recv = False
     single_part = True
+    accepts_groups = True
 
     def __init__(self, options: Any) -> None:
         super().__init__(options)

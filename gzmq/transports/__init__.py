@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from ..constants import EINVAL, EPROTONOSUPPORT, Event
 from ..error import ZMQError
-from . import inproc, ipc, tcp
+from . import inproc, ipc, tcp, udp
 from .base import StreamTransport
 from .ipc import GzmqExtensionFileMode
 from .stream import Connector, Listener
@@ -30,7 +30,7 @@ def split_url(url: str) -> tuple[str, str]:
     scheme, sep, address = url.partition("://")
     if not sep:
         raise ZMQError(EINVAL)
-    if scheme not in ("tcp", "ipc", "inproc"):
+    if scheme not in ("tcp", "ipc", "inproc", "udp"):
         raise ZMQError(EPROTONOSUPPORT)
     if not address:
         raise ZMQError(EINVAL)
@@ -46,6 +46,8 @@ def bind(socket: Any, url: str, mode: Optional[int] = None) -> str:
                                f"file (mode= is a gzmq extension); {scheme}:// has no file")
     if scheme == "inproc":
         return inproc.bind(socket, address)
+    if scheme == "udp":
+        return udp.bind(socket, address, url)
     transport = STREAM_TRANSPORTS[scheme]
     listening_socket, resolved, cleanup = transport.listen(address, socket._options, mode)
     listener = Listener(socket, listening_socket, resolved, transport, cleanup)
@@ -59,6 +61,8 @@ def connect(socket: Any, url: str) -> str:
     scheme, address = split_url(url)
     if scheme == "inproc":
         return inproc.connect(socket, address)
+    if scheme == "udp":
+        return udp.connect(socket, address, url)
     transport = STREAM_TRANSPORTS[scheme]
     target = transport.parse_connect_address(address, socket._options)
     connector = Connector(socket, url, lambda: transport.dial(target, socket._options),
