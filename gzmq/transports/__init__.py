@@ -4,7 +4,8 @@
 in the socket's endpoint table and return the resolved endpoint (what LAST_ENDPOINT reports).
 tcp and ipc produce byte streams and share ``stream.Listener`` / ``stream.Connector``, which are
 handed the transport object (``base.StreamTransport``) and so never import tcp or ipc; inproc
-cross-wires two sockets with a pipe and has no engine at all. ``bind``'s ``mode`` (a gzmq
+cross-wires two sockets with a pipe and has no engine at all; pgm/epgm (multicast) start one
+session per endpoint, whether bound or connected, as libzmq. ``bind``'s ``mode`` (a gzmq
 extension) is the file mode of an ipc:// socket file; any other endpoint is EINVAL with it.
 """
 
@@ -14,7 +15,7 @@ from typing import Any, Optional
 
 from ..constants import EINVAL, EPROTONOSUPPORT, Event
 from ..error import ZMQError
-from . import inproc, ipc, tcp, udp
+from . import inproc, ipc, pgm, tcp, udp
 from .base import StreamTransport
 from .ipc import GzmqExtensionFileMode
 from .stream import Connector, Listener
@@ -24,13 +25,16 @@ __all__ = ["bind", "connect", "split_url", "GzmqExtensionFileMode", "STREAM_TRAN
 #: the byte-stream transports by URL scheme
 STREAM_TRANSPORTS: dict[str, StreamTransport[Any]] = {
     transport.scheme: transport for transport in (tcp.TRANSPORT, ipc.TRANSPORT)}
+#: the multicast transports by URL scheme (pgm, epgm)
+MULTICAST_TRANSPORTS: dict[str, pgm.PgmTransport] = {
+    transport.scheme: transport for transport in pgm.TRANSPORTS}
 
 
 def split_url(url: str) -> tuple[str, str]:
     scheme, sep, address = url.partition("://")
     if not sep:
         raise ZMQError(EINVAL)
-    if scheme not in ("tcp", "ipc", "inproc", "udp"):
+    if scheme not in ("tcp", "ipc", "inproc", "udp") and scheme not in MULTICAST_TRANSPORTS:
         raise ZMQError(EPROTONOSUPPORT)
     if not address:
         raise ZMQError(EINVAL)
@@ -48,6 +52,8 @@ def bind(socket: Any, url: str, mode: Optional[int] = None) -> str:
         return inproc.bind(socket, address)
     if scheme == "udp":
         return udp.bind(socket, address, url)
+    if scheme in MULTICAST_TRANSPORTS:  # bind is connect for pgm/epgm (libzmq)
+        return MULTICAST_TRANSPORTS[scheme].attach(socket, address, url)
     transport = STREAM_TRANSPORTS[scheme]
     listening_socket, resolved, cleanup = transport.listen(address, socket._options, mode)
     listener = Listener(socket, listening_socket, resolved, transport, cleanup)
@@ -63,6 +69,8 @@ def connect(socket: Any, url: str) -> str:
         return inproc.connect(socket, address)
     if scheme == "udp":
         return udp.connect(socket, address, url)
+    if scheme in MULTICAST_TRANSPORTS:
+        return MULTICAST_TRANSPORTS[scheme].attach(socket, address, url)
     transport = STREAM_TRANSPORTS[scheme]
     target = transport.parse_connect_address(address, socket._options)
     connector = Connector(socket, url, lambda: transport.dial(target, socket._options),
