@@ -67,7 +67,8 @@ def _text(data):
 def test_every_example_is_tested():
     tested = {"weather", "hello_world", "pipeline", "chat", "legacy_threads", "curve_pubsub",
               "green_legacy_app",  # runs under python -m gzmq.run: tests/test_migration.py
-              "plain_threads"}  # runs under python -m gzmq.run: tests/test_plain_programs.py
+              "plain_threads",  # runs under python -m gzmq.run: tests/test_plain_programs.py
+              "multicast_ticker"}
     assert {p.stem for p in EXAMPLES_DIR.glob("*.py")} == tested
 
 
@@ -147,3 +148,17 @@ def test_curve_pubsub():
     assert "refused client received nothing (handshake refused: 400)" in lines
     assert not any("secret" in line.lower() for line in lines)
     assert lines[-1] == "curve_pubsub: done"
+
+
+def test_multicast_ticker():
+    """epgm inside the example's own network namespace when run as root (as CI does), else a
+    clear message and exit status 0."""
+    out = run_example("multicast_ticker")
+    lines = out.splitlines()
+    if os.geteuid() != 0:
+        assert "needs root" in lines[-1]
+        return
+    assert lines[0] == "publisher: epgm://127.0.0.1;239.192.7.7:5577 (multicast hops 1)"
+    assert "all symbols: 30 ticks, last: INITECH 107.25" in lines
+    assert "ACME only: 10 ticks, last: ACME 106.75" in lines
+    assert lines[-1] == "multicast_ticker: done"
