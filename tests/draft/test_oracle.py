@@ -1,0 +1,268 @@
+"""Interop with libzmq 4.3.5's draft sockets (zeromq.js 6.8.0 in Node, ``oracle.py``), in a
+separate process, both directions: gzmq binds and libzmq connects, and the reverse; tcp and
+ipc for every type the oracle exports (CLIENT, SERVER, RADIO, DISH, SCATTER, GATHER), udp for
+RADIO/DISH. PEER and CHANNEL are not exported by zeromq.js: test_peer_channel.py covers them.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket as pysocket
+import tempfile
+from typing import Any, Iterator
+
+import gevent
+import pytest
+
+import gzmq
+from draft_helpers import try_recv, until
+from oracle import NodePeer, hexs, require_oracle
+
+pytestmark = pytest.mark.timeout(30)
+
+TRANSPORTS = ["tcp", "ipc"]
+
+
+@pytest.fixture
+def workdir() -> Iterator[str]:
+    path = tempfile.mkdtemp(prefix="gzo", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def node(workdir: str) -> Iterator[Any]:
+    require_oracle()
+    peers: list[NodePeer] = []
+
+    def start(scenario: dict[str, Any]) -> NodePeer:
+        scenario.setdefault("deadline", 25)
+        peer = NodePeer(scenario, workdir)
+        peers.append(peer)
+        peer.wait_ready()
+        return peer
+
+    yield start
+    for peer in peers:
+        peer.kill()
+
+
+def _endpoint(transport: str, workdir: str, name: str = "s") -> str:
+    return "tcp://127.0.0.1:*" if transport == "tcp" else f"ipc://{workdir}/{name}"
+
+
+def _free_udp_port() -> int:
+    probe = pysocket.socket(pysocket.AF_INET, pysocket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = int(probe.getsockname()[1])
+    probe.close()
+    return port
+
+
+def _bound(sock: Any, transport: str, workdir: str) -> str:
+    sock.bind(_endpoint(transport, workdir))
+    return str(sock.last_endpoint.decode())
+
+
+# -- CLIENT / SERVER -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("gzmq_binds", [True, False], ids=["gzmq-binds", "libzmq-binds"])
+def test_gzmq_server_libzmq_client(ctx: Any, node: Any, workdir: str, transport: str,
+                                   gzmq_binds: bool) -> None:
+    server = ctx.socket(gzmq.SERVER)
+    server.rcvtimeo = server.sndtimeo = 10000
+    steps = [{"op": "send", "msgs": [{"data": hexs("hello")}, {"data": hexs("again")}]},
+             {"op": "recv", "count": 2}]
+    if gzmq_binds:
+        peer = node({"type": "CLIENT", "endpoint": _bound(server, transport, workdir),
+                     "steps": steps})
+    else:
+        peer = node({"type": "CLIENT", "bind": True,
+                     "endpoint": _endpoint(transport, workdir), "steps": steps})
+        server.connect(peer.endpoint)
+    first = server.recv(copy=False)
+    second = server.recv(copy=False)
+    assert (first.bytes, second.bytes) == (b"hello", b"again")
+    assert first.routing_id == second.routing_id
+    assert peer.line() == {"sent": 2}
+    server.send(b"world", routing_id=first.routing_id)
+    reply = gzmq.Frame(b"frame-addressed")
+    reply.routing_id = first.routing_id
+    server.send(reply)
+    got = [peer.line()["recv"] for _ in range(2)]
+    assert got == [hexs("world"), hexs("frame-addressed")]
+    peer.finish()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("gzmq_binds", [True, False], ids=["gzmq-binds", "libzmq-binds"])
+def test_gzmq_client_libzmq_server(ctx: Any, node: Any, workdir: str, transport: str,
+                                   gzmq_binds: bool) -> None:
+    client = ctx.socket(gzmq.CLIENT)
+    client.rcvtimeo = client.sndtimeo = 10000
+    steps = [{"op": "echo", "count": 3}]
+    if gzmq_binds:
+        peer = node({"type": "SERVER", "endpoint": _bound(client, transport, workdir),
+                     "steps": steps})
+    else:
+        peer = node({"type": "SERVER", "bind": True,
+                     "endpoint": _endpoint(transport, workdir), "steps": steps})
+        client.connect(peer.endpoint)
+    for body in (b"one", b"two", b"x" * 300):
+        client.send(body)
+        assert client.recv() == body
+    reports = [peer.line() for _ in range(3)]
+    assert [r["recv"] for r in reports] == [hexs(b) for b in (b"one", b"two", b"x" * 300)]
+    assert len({r["routing_id"] for r in reports}) == 1 and reports[0]["routing_id"] > 0
+    peer.finish()
+
+
+# -- RADIO / DISH --------------------------------------------------------------------------
+
+def _radio_until_received(radio: Any, peer: NodePeer, group: bytes, count: int) -> list[Any]:
+    """Send to ``group`` (and to a group nobody joined) until the libzmq DISH has reported
+    ``count`` messages: the JOIN takes a moment to reach the RADIO, and what is sent before
+    is dropped, as libzmq's RADIO drops it."""
+    stop = gevent.event.Event()
+
+    def sender() -> None:
+        n = 0
+        while not stop.is_set():
+            radio.send(b"nobody-%d" % n, group=b"unjoined")
+            radio.send(b"msg-%d" % n, group=group)
+            n += 1
+            gevent.sleep(0.01)
+
+    greenlet = gevent.spawn(sender)
+    try:
+        return [peer.line() for _ in range(count)]
+    finally:
+        stop.set()
+        greenlet.join(timeout=5)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("gzmq_binds", [True, False], ids=["gzmq-binds", "libzmq-binds"])
+def test_gzmq_radio_libzmq_dish(ctx: Any, node: Any, workdir: str, transport: str,
+                                gzmq_binds: bool) -> None:
+    radio = ctx.socket(gzmq.RADIO)
+    scenario = {"type": "DISH", "join": [hexs("weather")],
+                "steps": [{"op": "recv", "count": 3}, {"op": "leave", "groups": [hexs("weather")]},
+                          {"op": "wait"}]}
+    if gzmq_binds:
+        peer = node(dict(scenario, endpoint=_bound(radio, transport, workdir)))
+    else:
+        peer = node(dict(scenario, bind=True, endpoint=_endpoint(transport, workdir)))
+        radio.connect(peer.endpoint)
+    reports = _radio_until_received(radio, peer, b"weather", 3)
+    for report in reports:  # libzmq's DISH saw only the joined group, with its group
+        assert report["group"] == hexs("weather")
+        assert bytes.fromhex(report["recv"]).startswith(b"msg-")
+    assert peer.line() == {"ok": "leave"}
+    # the LEAVE command reaches our RADIO: it stops sending to that pipe
+    until(lambda: not radio._routing._groups, step=lambda: radio.send(b"x", group="weather"))
+    peer.finish()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("gzmq_binds", [True, False], ids=["gzmq-binds", "libzmq-binds"])
+def test_gzmq_dish_libzmq_radio(ctx: Any, node: Any, workdir: str, transport: str,
+                                gzmq_binds: bool) -> None:
+    dish = ctx.socket(gzmq.DISH)
+    dish.join("weather")
+    scenario = {"type": "RADIO", "steps": [{"op": "repeat", "interval": 10, "msgs": [
+        {"data": hexs("other"), "group": hexs("sport")},
+        {"data": hexs("sunny"), "group": hexs("weather")}]}]}
+    if gzmq_binds:
+        peer = node(dict(scenario, endpoint=_bound(dish, transport, workdir)))
+    else:
+        peer = node(dict(scenario, bind=True, endpoint=_endpoint(transport, workdir)))
+        dish.connect(peer.endpoint)
+    dish.rcvtimeo = 10000
+    for _ in range(3):
+        frame = dish.recv(copy=False)
+        assert (frame.bytes, frame.group) == (b"sunny", "weather")
+    dish.join("sport")
+    until(lambda: (lambda f: f is not None and f.group == "sport")(try_recv(dish)))
+    peer.finish()
+
+
+def test_udp_gzmq_radio_to_libzmq_dish(ctx: Any, node: Any) -> None:
+    port = _free_udp_port()
+    peer = node({"type": "DISH", "bind": True, "endpoint": f"udp://127.0.0.1:{port}",
+                 "join": [hexs("weather")], "steps": [{"op": "recv", "count": 3}]})
+    radio = ctx.socket(gzmq.RADIO)
+    radio.connect(f"udp://127.0.0.1:{port}")
+    reports = _radio_until_received(radio, peer, b"weather", 3)
+    assert all(r["group"] == hexs("weather") for r in reports)
+    assert all(bytes.fromhex(r["recv"]).startswith(b"msg-") for r in reports)
+    peer.finish()
+
+
+def test_udp_libzmq_radio_to_gzmq_dish(ctx: Any, node: Any) -> None:
+    dish = ctx.socket(gzmq.DISH)
+    dish.bind("udp://127.0.0.1:*")
+    dish.join("weather")
+    peer = node({"type": "RADIO", "endpoint": dish.last_endpoint.decode(),
+                 "steps": [{"op": "repeat", "interval": 10, "msgs": [
+                     {"data": hexs("other"), "group": hexs("sport")},
+                     {"data": hexs("sunny"), "group": hexs("weather")}]}]})
+    dish.rcvtimeo = 10000
+    for _ in range(3):
+        frame = dish.recv(copy=False)
+        assert (frame.bytes, frame.group) == (b"sunny", "weather")
+    peer.finish()
+
+
+def test_udp_multicast_libzmq_radio_to_gzmq_dish(ctx: Any, node: Any) -> None:
+    port = _free_udp_port()
+    group_address = "239.192.%d.%d" % (os.getpid() % 250, port % 250 + 1)
+    dish = ctx.socket(gzmq.DISH)
+    dish.bind(f"udp://{group_address}:{port}")
+    dish.join("m")
+    peer = node({"type": "RADIO", "endpoint": f"udp://{group_address}:{port}",
+                 "steps": [{"op": "repeat", "interval": 10, "msgs": [
+                     {"data": hexs("multicast"), "group": hexs("m")}]}]})
+    dish.rcvtimeo = 10000
+    frame = dish.recv(copy=False)
+    assert (frame.bytes, frame.group) == (b"multicast", "m")
+    peer.finish()
+
+
+# -- SCATTER / GATHER ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("gzmq_binds", [True, False], ids=["gzmq-binds", "libzmq-binds"])
+def test_gzmq_scatter_libzmq_gather(ctx: Any, node: Any, workdir: str, transport: str,
+                                    gzmq_binds: bool) -> None:
+    scatter = ctx.socket(gzmq.SCATTER)
+    scatter.sndtimeo = 10000
+    scenario = {"type": "GATHER", "steps": [{"op": "recv", "count": 20}]}
+    if gzmq_binds:
+        peer = node(dict(scenario, endpoint=_bound(scatter, transport, workdir)))
+    else:
+        peer = node(dict(scenario, bind=True, endpoint=_endpoint(transport, workdir)))
+        scatter.connect(peer.endpoint)
+    for n in range(20):
+        scatter.send(b"work-%d" % n)
+    assert [peer.line()["recv"] for _ in range(20)] == [hexs(b"work-%d" % n) for n in range(20)]
+    peer.finish()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("gzmq_binds", [True, False], ids=["gzmq-binds", "libzmq-binds"])
+def test_gzmq_gather_libzmq_scatter(ctx: Any, node: Any, workdir: str, transport: str,
+                                    gzmq_binds: bool) -> None:
+    gather = ctx.socket(gzmq.GATHER)
+    gather.rcvtimeo = 10000
+    msgs = [{"data": hexs(b"job-%d" % n)} for n in range(20)]
+    scenario = {"type": "SCATTER", "steps": [{"op": "send", "msgs": msgs}, {"op": "wait"}]}
+    if gzmq_binds:
+        peer = node(dict(scenario, endpoint=_bound(gather, transport, workdir)))
+    else:
+        peer = node(dict(scenario, bind=True, endpoint=_endpoint(transport, workdir)))
+        gather.connect(peer.endpoint)
+    assert [gather.recv() for _ in range(20)] == [b"job-%d" % n for n in range(20)]
+    assert peer.line() == {"sent": 20}
+    peer.finish()
