@@ -42,10 +42,12 @@ SyncSocket = Socket
 # reproduces (reported so that code gating on zmq_version_info() >= (4, x) runs), and
 # __gzmq_version__ gzmq's own release.
 COPY_THRESHOLD = 65536
-DRAFT_API = False
-PYZMQ_DRAFT_API = False
+# the draft socket types (CLIENT/SERVER, RADIO/DISH, SCATTER/GATHER, PEER, CHANNEL), udp and
+# the routing_id / group / join / leave API are always there: code that checks these runs them
+DRAFT_API = True
+PYZMQ_DRAFT_API = True
 _CAPABILITIES = {"ipc": True, "pgm": False, "tipc": False, "norm": False, "curve": True,
-                 "gssapi": False, "draft": False}
+                 "gssapi": False, "draft": True}
 
 
 def has(capability: str) -> bool:

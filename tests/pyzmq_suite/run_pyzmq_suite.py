@@ -42,7 +42,6 @@ Excluded modules (they test something gzmq does not claim to be):
 - test_cffi_backend.py, test_cython.py, test_ext.py: pyzmq's CFFI and Cython backends and
   building Cython extensions against it (cython_ext.pyx);
 - test_includes.py: libzmq build details (get_includes / get_library_dirs paths);
-- test_draft.py: libzmq's DRAFT socket types (gzmq is built without draft support);
 - test_mypy.py: type-checks pyzmq's stubs and examples with mypy;
 - test_win32_shim.py: Windows only (zmq.utils.win32).
 
@@ -84,7 +83,6 @@ EXCLUDED = {
     "test_cython.py": "pyzmq's Cython backend (cython_ext.pyx)",
     "test_ext.py": "building Cython extensions against pyzmq",
     "test_includes.py": "libzmq build details (get_includes)",
-    "test_draft.py": "libzmq DRAFT sockets",
     "test_mypy.py": "mypy over pyzmq's stubs",
     "test_win32_shim.py": "Windows only",
 }
