@@ -24,7 +24,7 @@ __all__ = ["ThreadedContext", "ThreadedSocket"]
 _FORWARDED = (
     "bind", "connect", "unbind", "disconnect", "close", "set", "get", "setsockopt",
     "getsockopt", "send", "send_multipart", "recv", "recv_multipart", "poll", "monitor",
-    "get_monitor_socket", "fileno",
+    "get_monitor_socket", "fileno", "join", "leave", "connect_peer",
 )
 
 
