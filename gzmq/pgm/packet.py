@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-import sys
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -61,16 +60,17 @@ class PacketError(ValueError):
 
 
 def checksum(data: bytes) -> int:
-    """The Internet checksum (one's complement of the one's complement sum of 16-bit words)."""
+    """The Internet checksum (one's complement of the one's complement sum of 16-bit words).
+
+    The one's complement sum of 16-bit words is the number the bytes spell, modulo 0xFFFF
+    (2**16 is 1 modulo 0xFFFF), except that a non-zero sum of 0xFFFF comes out as 0: one
+    big-integer operation in C instead of a Python-level pass over the words."""
     if len(data) % 2:
-        data += b"\0"
-    # sum the 16-bit words in host order (one C-level pass), then fold the carries
-    total = sum(memoryview(data).cast("H"))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    # the words were summed in host order; the sum is byte-order independent up to a swap
-    folded = ((total & 0xFF) << 8 | total >> 8) if sys.byteorder == "little" else total
-    return (~folded) & 0xFFFF
+        data = bytes(data) + b"\0"
+    total = int.from_bytes(data, "big") % 0xFFFF
+    if total == 0 and any(data):
+        total = 0xFFFF
+    return (~total) & 0xFFFF
 
 
 @dataclass(frozen=True)

@@ -284,5 +284,10 @@ class Receiver:
                 del self._sources[tsi]
 
     @property
+    def decode_errors(self) -> int:
+        """Malformed libzmq framing seen in the sources' streams (each one a rejoin)."""
+        return sum(source.decoder.errors for source in self._sources.values())
+
+    @property
     def sources(self) -> int:
         return len(self._sources)

@@ -59,6 +59,8 @@ _BATCH = 256
 _MAX_BACKLOG = 64
 #: datagrams read per wake-up before the hub gets a turn
 _READ_BATCH = 256
+#: seconds between two log records about dropped packets
+_LOG_EVERY = 10.0
 
 loss_hook: Optional[Callable[[str, bytes], bool]] = None
 
@@ -198,9 +200,23 @@ class _Session:
         self.wake = Event()
         self.stopping = False  # the socket is closing: finish what is queued, then end
         self.sock: Optional[stdsocket.socket] = None
+        self._bad_reported = 0
+        self._bad_logged_at = 0.0
 
     def notify(self) -> None:
         self.wake.set()
+
+    def _report_bad(self, count: int) -> None:
+        """Log dropped malformed or foreign packets: the first at once, then a summary at
+        most every 10 s, so a flood of junk cannot flood the log too."""
+        if count <= self._bad_reported:
+            return
+        now = time.monotonic()
+        if self._bad_reported and now - self._bad_logged_at < _LOG_EVERY:
+            return
+        log.warning("pgm %s: dropped %d malformed or unexpected packet(s) (%d in all)",
+                    self.url, count - self._bad_reported, count)
+        self._bad_reported, self._bad_logged_at = count, now
 
     def _sendto(self, datagram: bytes, host: str) -> None:
         assert self.sock is not None
@@ -319,6 +335,7 @@ class _SendSession(_Session):
                 pgm = self._strip(data)
                 if pgm is not None:
                     sender.receive(pgm, time.monotonic())
+            self._report_bad(sender.bad_packets)
             self.wake.set()
 
 
@@ -378,6 +395,7 @@ class _ReceiveSession(_Session):
                             and hook("in", pgm):
                         continue
                     receiver.receive(pgm, time.monotonic())
+                self._report_bad(receiver.bad_packets + receiver.decode_errors)
                 messages = receiver.take_messages()
                 if messages:
                     done = pipe.outbound.put_batch(messages)

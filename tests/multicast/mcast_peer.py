@@ -62,6 +62,22 @@ if cfg["role"] == "sub":
     if kind == "XSUB":
         sock.send(b"\x01")  # subscribe to everything (PGM carries it nowhere: filters locally)
     print("READY", flush=True)
+    if cfg.get("junk"):  # hostile traffic to the group: random bytes, bad PGM, wrong checksums
+        import random
+        import socket as stdsocket
+        group, port = cfg["endpoint"].rsplit(";", 1)[1].rsplit(":", 1)
+        junk = stdsocket.socket(stdsocket.AF_INET, stdsocket.SOCK_DGRAM)
+        junk.setsockopt(stdsocket.IPPROTO_IP, stdsocket.IP_MULTICAST_IF,
+                        stdsocket.inet_aton("127.0.0.1"))
+        rng = random.Random(5)
+        for n in range(cfg["junk"]):
+            size = rng.choice([0, 1, 15, 16, 24, 36, 100, 1500])
+            data = bytearray(rng.getrandbits(8) for _ in range(size))
+            if size >= 24 and n % 2:
+                data[2:4] = int(port).to_bytes(2, "big")  # our port, so it is parsed further
+                data[4] = rng.choice([0, 4, 5, 10])
+            junk.sendto(bytes(data), (group, int(port)))
+        junk.close()
     got = 0
     first = last = None
     in_order = intact = True

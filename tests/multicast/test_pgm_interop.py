@@ -96,13 +96,16 @@ def test_a_late_joiner_starts_at_a_message_boundary(multicast_lab: Any, publishe
 
 
 @pytest.mark.timeout(120)
-def test_gzmq_to_gzmq_xpub_xsub_and_options(multicast_lab: Any) -> None:
+def test_gzmq_to_gzmq_xpub_xsub_options_and_junk(multicast_lab: Any) -> None:
+    """XPUB to XSUB; MULTICAST_HOPS/LOOP/MAXTPDU reach the socket and the packet size; random
+    datagrams sent to the group meanwhile are dropped, and everything else still arrives."""
     count = 2000
     pub = side(multicast_lab, "gzmq", "pub", EPGM, count, socket="XPUB",
                options={"RATE": 100000, "SNDHWM": 0, "MULTICAST_HOPS": 3,
                         "MULTICAST_MAXTPDU": 1000, "MULTICAST_LOOP": 0})
-    sub = side(multicast_lab, "gzmq", "sub", EPGM, count, socket="XSUB")
+    sub = side(multicast_lab, "gzmq", "sub", EPGM, count, socket="XSUB", junk=300)
     outcome = multicast_lab.run({"subs": [sub], "pub": pub})
     check_all(outcome["subs"][0], count)
+    assert outcome["subs"][0]["bad"] >= 100  # the junk sent to the group was dropped
     assert outcome["pub"]["ttl"] == 3 and outcome["pub"]["loop"] == 0
     assert outcome["pub"]["tsdu"] == 1000 - 20 - 8 - 16 - 8 - 20

@@ -4,6 +4,7 @@ in a network namespace), and our builders against the parser."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from gzmq.pgm import packet
 
@@ -72,3 +73,19 @@ def test_serial_number_arithmetic_wraps() -> None:
     assert not packet.sqn_after(0xFFFFFFFF, 0)
     assert packet.sqn_diff(2, 0xFFFFFFFE) == 4
     assert packet.sqn_diff(0xFFFFFFFE, 2) == -4
+
+
+def _reference_checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200) | st.sampled_from([b"", b"\0\0", b"\xff\xff", b"\xff\xff\0\0",
+                                                  b"\xff", b"\x00\x01\xff\xfe"]))
+def test_checksum_matches_the_word_by_word_definition(data: bytes) -> None:
+    assert packet.checksum(data) == _reference_checksum(data)

@@ -16,7 +16,7 @@ import textwrap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACKAGE = os.path.join(ROOT, "gzmq", "pgm")
-ALLOWED = {"__future__", "collections", "dataclasses", "ipaddress", "random", "struct", "sys",
+ALLOWED = {"__future__", "collections", "dataclasses", "ipaddress", "random", "struct",
            "typing"}
 
 
