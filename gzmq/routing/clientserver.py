@@ -21,9 +21,10 @@ from ..constants import EHOSTUNREACH
 from ..error import Again, ZMQError
 from ..pipe import Pipe
 from .base import Addressed, Routing
-from .primitives import FairQueue, LoadBalancer
+from .primitives import FairQueue
+from .reqrep import Dealer
 
-__all__ = ["Client", "Server", "Peer", "SinglePartInbox"]
+__all__ = ["Client", "Server", "Peer", "SinglePartInbox", "SinglePartReceiving"]
 
 
 class SinglePartInbox:
@@ -70,29 +71,13 @@ class SinglePartInbox:
         return cls(fq.recv, lambda: fq.last_pipe)
 
 
-class Client(Routing):
-    socket_type = "CLIENT"
-    single_part = True
+class SinglePartReceiving:
+    """``recv_nowait`` / ``readable`` over ``self._inbox`` (a ``SinglePartInbox``), noting
+    where each message came from in ``last_pipe``; for the types built on a fair queue or a
+    pair that keep the rest of their parent's behaviour."""
 
-    def __init__(self, options: Any) -> None:
-        super().__init__(options)
-        self._lb = LoadBalancer()
-        self._fq = FairQueue()
-        self._inbox = SinglePartInbox.over(self._fq)
-        self.read_activated = self._fq.activated
-        self.write_activated = self._lb.activated
-
-    def attach(self, pipe: Pipe) -> bool:
-        self._lb.attach(pipe)
-        self._fq.attach(pipe)
-        return True
-
-    def detach(self, pipe: Pipe) -> None:
-        self._lb.detach(pipe)
-        self._fq.detach(pipe)
-
-    def send_nowait(self, msg: list[bytes]) -> None:
-        self._lb.send(msg)
+    _inbox: SinglePartInbox
+    last_pipe: Optional[Pipe]
 
     def recv_nowait(self) -> list[bytes]:
         msg = self._inbox.recv()
@@ -103,12 +88,19 @@ class Client(Routing):
     def readable(self) -> bool:
         return self._inbox.readable
 
-    @property
-    def writable(self) -> bool:
-        return self._lb.writable
+
+class Client(SinglePartReceiving, Dealer):
+    """DEALER for single-part messages."""
+
+    socket_type = "CLIENT"
+    single_part = True
+
+    def __init__(self, options: Any) -> None:
+        super().__init__(options)
+        self._inbox = SinglePartInbox.over(self._fq)
 
 
-class Server(Routing):
+class Server(SinglePartReceiving, Routing):
     socket_type = "SERVER"
     single_part = True
 
@@ -158,14 +150,9 @@ class Server(Routing):
             raise Again()
 
     def recv_nowait(self) -> list[bytes]:
-        msg = self._inbox.recv()
-        pipe: Pipe = self._inbox.last_pipe  # type: ignore[assignment]  # set by recv()
-        self.last_pipe = pipe
+        msg = super().recv_nowait()
+        pipe: Pipe = self.last_pipe  # type: ignore[assignment]  # set by recv_nowait()
         return Addressed(msg, routing_id=int.from_bytes(pipe.routing_id, "big"))
-
-    @property
-    def readable(self) -> bool:
-        return self._inbox.readable
 
     @property
     def writable(self) -> bool:

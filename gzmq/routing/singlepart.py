@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..pipe import Pipe
-from .clientserver import SinglePartInbox
+from .clientserver import SinglePartInbox, SinglePartReceiving
 from .pipeline import Pair, Pull, Push
 
 __all__ = ["Scatter", "Gather", "Channel"]
@@ -40,7 +40,7 @@ class Gather(Pull):
         return self._inbox.readable
 
 
-class Channel(Pair):
+class Channel(SinglePartReceiving, Pair):
     """One peer at a time, as PAIR; multipart messages are dropped."""
 
     socket_type = "CHANNEL"
@@ -49,13 +49,4 @@ class Channel(Pair):
     def __init__(self, options: Any) -> None:
         super().__init__(options)
         # Pair.recv_nowait notes where each message came from in last_pipe
-        self._inbox = SinglePartInbox(super().recv_nowait, lambda: self.last_pipe)
-
-    def recv_nowait(self) -> list[bytes]:
-        msg = self._inbox.recv()
-        self.last_pipe = self._inbox.last_pipe
-        return msg
-
-    @property
-    def readable(self) -> bool:
-        return self._inbox.readable
+        self._inbox = SinglePartInbox(lambda: Pair.recv_nowait(self), lambda: self.last_pipe)

@@ -59,9 +59,16 @@ def _free_udp_port() -> int:
     return port
 
 
-def _bound(sock: Any, transport: str, workdir: str) -> str:
-    sock.bind(_endpoint(transport, workdir))
-    return str(sock.last_endpoint.decode())
+def _link(node: Any, sock: Any, scenario: dict[str, Any], transport: str, workdir: str,
+          gzmq_binds: bool) -> NodePeer:
+    """Start the libzmq peer and join it to ``sock``: gzmq binds and libzmq connects, or
+    libzmq binds and gzmq connects."""
+    if gzmq_binds:
+        sock.bind(_endpoint(transport, workdir))
+        return node(dict(scenario, endpoint=sock.last_endpoint.decode()))  # type: ignore[no-any-return]
+    peer = node(dict(scenario, bind=True, endpoint=_endpoint(transport, workdir)))
+    sock.connect(peer.endpoint)
+    return peer  # type: ignore[no-any-return]
 
 
 # -- CLIENT / SERVER -----------------------------------------------------------------------
@@ -74,13 +81,8 @@ def test_gzmq_server_libzmq_client(ctx: Any, node: Any, workdir: str, transport:
     server.rcvtimeo = server.sndtimeo = 10000
     steps = [{"op": "send", "msgs": [{"data": hexs("hello")}, {"data": hexs("again")}]},
              {"op": "recv", "count": 2}]
-    if gzmq_binds:
-        peer = node({"type": "CLIENT", "endpoint": _bound(server, transport, workdir),
-                     "steps": steps})
-    else:
-        peer = node({"type": "CLIENT", "bind": True,
-                     "endpoint": _endpoint(transport, workdir), "steps": steps})
-        server.connect(peer.endpoint)
+    peer = _link(node, server, {"type": "CLIENT", "steps": steps}, transport, workdir,
+                 gzmq_binds)
     first = server.recv(copy=False)
     second = server.recv(copy=False)
     assert (first.bytes, second.bytes) == (b"hello", b"again")
@@ -102,13 +104,8 @@ def test_gzmq_client_libzmq_server(ctx: Any, node: Any, workdir: str, transport:
     client = ctx.socket(gzmq.CLIENT)
     client.rcvtimeo = client.sndtimeo = 10000
     steps = [{"op": "echo", "count": 3}]
-    if gzmq_binds:
-        peer = node({"type": "SERVER", "endpoint": _bound(client, transport, workdir),
-                     "steps": steps})
-    else:
-        peer = node({"type": "SERVER", "bind": True,
-                     "endpoint": _endpoint(transport, workdir), "steps": steps})
-        client.connect(peer.endpoint)
+    peer = _link(node, client, {"type": "SERVER", "steps": steps}, transport, workdir,
+                 gzmq_binds)
     for body in (b"one", b"two", b"x" * 300):
         client.send(body)
         assert client.recv() == body
@@ -150,11 +147,7 @@ def test_gzmq_radio_libzmq_dish(ctx: Any, node: Any, workdir: str, transport: st
     scenario = {"type": "DISH", "join": [hexs("weather")],
                 "steps": [{"op": "recv", "count": 3}, {"op": "leave", "groups": [hexs("weather")]},
                           {"op": "wait"}]}
-    if gzmq_binds:
-        peer = node(dict(scenario, endpoint=_bound(radio, transport, workdir)))
-    else:
-        peer = node(dict(scenario, bind=True, endpoint=_endpoint(transport, workdir)))
-        radio.connect(peer.endpoint)
+    peer = _link(node, radio, scenario, transport, workdir, gzmq_binds)
     reports = _radio_until_received(radio, peer, b"weather", 3)
     for report in reports:  # libzmq's DISH saw only the joined group, with its group
         assert report["group"] == hexs("weather")
@@ -174,11 +167,7 @@ def test_gzmq_dish_libzmq_radio(ctx: Any, node: Any, workdir: str, transport: st
     scenario = {"type": "RADIO", "steps": [{"op": "repeat", "interval": 10, "msgs": [
         {"data": hexs("other"), "group": hexs("sport")},
         {"data": hexs("sunny"), "group": hexs("weather")}]}]}
-    if gzmq_binds:
-        peer = node(dict(scenario, endpoint=_bound(dish, transport, workdir)))
-    else:
-        peer = node(dict(scenario, bind=True, endpoint=_endpoint(transport, workdir)))
-        dish.connect(peer.endpoint)
+    peer = _link(node, dish, scenario, transport, workdir, gzmq_binds)
     dish.rcvtimeo = 10000
     for _ in range(3):
         frame = dish.recv(copy=False)
@@ -239,11 +228,7 @@ def test_gzmq_scatter_libzmq_gather(ctx: Any, node: Any, workdir: str, transport
     scatter = ctx.socket(gzmq.SCATTER)
     scatter.sndtimeo = 10000
     scenario = {"type": "GATHER", "steps": [{"op": "recv", "count": 20}]}
-    if gzmq_binds:
-        peer = node(dict(scenario, endpoint=_bound(scatter, transport, workdir)))
-    else:
-        peer = node(dict(scenario, bind=True, endpoint=_endpoint(transport, workdir)))
-        scatter.connect(peer.endpoint)
+    peer = _link(node, scatter, scenario, transport, workdir, gzmq_binds)
     for n in range(20):
         scatter.send(b"work-%d" % n)
     assert [peer.line()["recv"] for _ in range(20)] == [hexs(b"work-%d" % n) for n in range(20)]
@@ -258,11 +243,7 @@ def test_gzmq_gather_libzmq_scatter(ctx: Any, node: Any, workdir: str, transport
     gather.rcvtimeo = 10000
     msgs = [{"data": hexs(b"job-%d" % n)} for n in range(20)]
     scenario = {"type": "SCATTER", "steps": [{"op": "send", "msgs": msgs}, {"op": "wait"}]}
-    if gzmq_binds:
-        peer = node(dict(scenario, endpoint=_bound(gather, transport, workdir)))
-    else:
-        peer = node(dict(scenario, bind=True, endpoint=_endpoint(transport, workdir)))
-        gather.connect(peer.endpoint)
+    peer = _link(node, gather, scenario, transport, workdir, gzmq_binds)
     assert [gather.recv() for _ in range(20)] == [b"job-%d" % n for n in range(20)]
     assert peer.line() == {"sent": 20}
     peer.finish()

@@ -110,3 +110,9 @@ def test_join_round_trip_between_connections() -> None:
     pair = ConnectionPair("DISH", "RADIO").handshake()
     assert pair.a_to_b(pair.a.join(b"weather")) == [Join(b"weather")]
     assert pair.a_to_b(pair.a.leave(b"weather")) == [Leave(b"weather")]
+
+
+def test_radio_takes_join_from_a_30_peer() -> None:
+    """libzmq's DISH sends JOIN as a command frame to ZMTP 3.0 peers too (no message form)."""
+    conn = ready_conn("RADIO", b"DISH", minor=0)
+    assert conn.receive_data(JOIN_G + LEAVE_G) == [Join(b"g"), Leave(b"g")]
