@@ -247,3 +247,35 @@ def test_gzmq_gather_libzmq_scatter(ctx: Any, node: Any, workdir: str, transport
     assert [gather.recv() for _ in range(20)] == [b"job-%d" % n for n in range(20)]
     assert peer.line() == {"sent": 20}
     peer.finish()
+
+
+# -- error rules, side by side ---------------------------------------------------------------
+
+ERROR_CASES = [
+    ("DISH", [{"call": "join", "group": hexs("a")}, {"call": "join", "group": hexs("a")},
+              {"call": "leave", "group": hexs("b")}, {"call": "join", "group": hexs("x" * 256)},
+              {"call": "leave", "group": hexs("a")}, {"call": "leave", "group": hexs("a")}]),
+    ("SERVER", [{"call": "send", "data": hexs("x"), "routing_id": 12345}]),
+]
+
+
+@pytest.mark.parametrize(("kind", "calls"), ERROR_CASES, ids=[c[0] for c in ERROR_CASES])
+def test_error_rules_match_libzmq(ctx: Any, node: Any, workdir: str, kind: str,
+                                  calls: list[dict[str, Any]]) -> None:
+    """The same calls on a libzmq socket and on ours fail (or not) with the same errno."""
+    peer = node({"type": kind, "bind": True, "endpoint": _endpoint("tcp", workdir),
+                 "steps": [dict(call, op="try") for call in calls]})
+    theirs = [peer.line()["code"] for _ in calls]
+    sock = ctx.socket(getattr(gzmq, kind))
+    ours = []
+    for call in calls:
+        try:
+            if call["call"] == "send":
+                sock.send(bytes.fromhex(call["data"]), gzmq.NOBLOCK, routing_id=call["routing_id"])
+            else:
+                getattr(sock, call["call"])(bytes.fromhex(call["group"]))
+            ours.append(None)
+        except gzmq.ZMQError as error:
+            ours.append(gzmq.Errno(error.errno).name)
+    assert ours == theirs
+    peer.finish()

@@ -18,6 +18,8 @@
 //  - repeat {msgs, interval}: send msgs every interval ms until stdin closes (RADIO to a DISH
 //    whose JOIN may not have arrived yet); print {"repeated": n}.
 //  - leave {groups}: DISH leaves groups; join {groups}: DISH joins; print {"ok": op}.
+//  - try {call: "join"|"leave"|"send", group, routing_id, data}: make the call, print
+//    {"try": call, "code": "EINVAL"...} (code null when it worked): libzmq's error rules.
 //  - wait: until stdin closes.
 //
 // Prints "READY <endpoint>" once bound/connected, {"done": true} at the end; a failure prints
@@ -121,6 +123,18 @@ async function main() {
         for (const group of step.groups) sock.leave(Buffer.from(group, "hex"));
         out({ ok: "leave" });
         break;
+      case "try": {
+        let code = null;
+        try {
+          if (step.call === "join") sock.join(Buffer.from(step.group, "hex"));
+          else if (step.call === "leave") sock.leave(Buffer.from(step.group, "hex"));
+          else await sendOne(step);
+        } catch (err) {
+          code = err.code ?? String(err);
+        }
+        out({ try: step.call, code });
+        break;
+      }
       case "wait":
         await stdinDone;
         break;
