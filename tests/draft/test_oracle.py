@@ -219,6 +219,18 @@ def test_udp_multicast_libzmq_radio_to_gzmq_dish(ctx: Any, node: Any) -> None:
     peer.finish()
 
 
+def test_udp_multicast_gzmq_radio_to_libzmq_dish(ctx: Any, node: Any) -> None:
+    port = _free_udp_port()
+    group_address = "239.193.%d.%d" % (os.getpid() % 250, port % 250 + 1)
+    peer = node({"type": "DISH", "bind": True, "endpoint": f"udp://{group_address}:{port}",
+                 "join": [hexs("m")], "steps": [{"op": "recv", "count": 2}]})
+    radio = ctx.socket(gzmq.RADIO)
+    radio.connect(f"udp://{group_address}:{port}")  # MULTICAST_LOOP (1) lets this host see it
+    reports = _radio_until_received(radio, peer, b"m", 2)
+    assert all(r["group"] == hexs("m") for r in reports)
+    peer.finish()
+
+
 # -- SCATTER / GATHER ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
