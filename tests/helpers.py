@@ -7,7 +7,8 @@ than one module needs lives here; fixtures live in conftest.py.
 - leak checks: ``live_greenlets``/``open_fds`` snapshots, then ``assert_no_greenlet_left``
   /``assert_no_fd_left``; ``wait_until``
 - hub liveness: ``Ticker``
-- monitor events: ``read_events``, ``seen``, ``count``
+- monitor events: ``wait_for_event`` (the one waiting helper), ``read_events``, ``seen``,
+  ``count``
 - pyzmq as the oracle: ``outcome``
 - a hand-driven ZMTP peer: ``raw_peer``; raw frames: ``NULL_GREETING``, ``long_header``
 - an honest peer measuring round trips while attacks run: ``EchoServer``; ``rss_bytes``
@@ -103,17 +104,53 @@ class Ticker:
 Events = list[dict[str, Any]]
 
 
+def _next_event(monitor: Any, deadline: float) -> Optional[dict[str, Any]]:
+    """The next monitor event, or None if none comes before ``deadline`` (monotonic)."""
+    remaining = deadline - time.monotonic()
+    if remaining > 0 and monitor.poll(max(1, int(remaining * 1000))):
+        return recv_monitor_message(monitor)
+    return None
+
+
+def wait_for_event(monitor: Any, event: int, value: Optional[int] = None,
+                   timeout: float = 5.0, into: Optional[Events] = None) -> dict[str, Any]:
+    """Read ``monitor`` until ``event`` (with ``value``, if given) arrives, and return it (the
+    dict of ``recv_monitor_message``). Every event read on the way, the one waited for
+    included, is appended to ``into`` if given. Fails after ``timeout`` seconds, listing the
+    events that did come.
+
+    The one way tests wait for a monitor event; ``read_events`` collects them for a while."""
+    events: Events = [] if into is None else into
+    start = len(events)
+    deadline = time.monotonic() + timeout
+    while True:
+        got = _next_event(monitor, deadline)
+        if got is None:
+            came = [(_event_name(e["event"]), e["value"]) for e in events[start:]]
+            wanted = _event_name(event) + ("" if value is None else f" ({value})")
+            raise AssertionError(f"no {wanted} within {timeout} s; the events that came: "
+                                 f"{came or 'none'}")
+        events.append(got)
+        if got["event"] == event and (value is None or got["value"] == value):
+            return got
+
+
+def _event_name(event: int) -> str:
+    member = gzmq.Event._value2member_map_.get(event)  # (a flag enum: no made-up names)
+    return f"EVENT_{member.name}" if member is not None else str(event)
+
+
 def read_events(monitor: Any, timeout: float,
                 until: Optional[Callable[[Events], bool]] = None) -> Events:
-    """Monitor events for ``timeout`` seconds, or until ``until(events)`` holds."""
+    """Monitor events for ``timeout`` seconds, or until ``until(events)`` holds (it never
+    fails: for "this must come", use ``wait_for_event``)."""
     events: Events = []
     deadline = time.monotonic() + timeout
     while not (until is not None and until(events)):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        got = _next_event(monitor, deadline)
+        if got is None:
             break
-        if monitor.poll(max(1, int(remaining * 1000))):
-            events.append(recv_monitor_message(monitor))
+        events.append(got)
     return events
 
 

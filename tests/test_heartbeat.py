@@ -13,7 +13,7 @@ from gevent import socket as gsocket
 
 import gzmq
 from gzmq import zmtp
-from gzmq.utils.monitor import recv_monitor_message
+from helpers import raw_peer, wait_for_event
 
 
 class SilentPeer:
@@ -51,14 +51,6 @@ class SilentPeer:
         if self.stream is not None:
             self.stream.close()
         self.listener.close()
-
-
-def wait_for_event(monitor, wanted, timeout=5):
-    with gevent.Timeout(timeout):
-        while True:
-            event = recv_monitor_message(monitor)
-            if event["event"] == wanted:
-                return event
 
 
 def test_we_ping_and_drop_a_peer_that_never_answers(ctx):
@@ -125,3 +117,16 @@ def test_ping_from_peer_gets_pong_with_context(ctx):
     pong = next(e for e in peer.events if isinstance(e, zmtp.Pong))
     assert pong.context == b"ctx-1234"
     peer.close()
+
+
+def test_ping_flood_leaves_a_bounded_pong_queue(ctx):
+    router = ctx.socket(gzmq.ROUTER)
+    router.bind("tcp://127.0.0.1:*")
+    stream, conn = raw_peer(router, "DEALER", rcvbuf=4096)
+    ping = conn.ping(context=b"c" * 16)
+    for _ in range(1500):  # never read the PONGs: far more than the kernel buffers take
+        stream.sendall(ping * 500)
+    gevent.sleep(0.2)
+    engine = next(iter(router._lifecycle.peers))
+    assert len(engine._writer.control) <= 16
+    stream.close()

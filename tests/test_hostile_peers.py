@@ -21,7 +21,7 @@ import pytest
 from gevent import socket as gsocket
 from helpers import (
     NULL_GREETING, EchoServer, assert_no_fd_left, long_header, open_fds, port_of, raw_peer,
-    read_events, rss_bytes, seen, wait_until,
+    read_events, rss_bytes, seen, wait_for_event, wait_until,
 )
 
 import gzmq
@@ -133,7 +133,7 @@ def test_a_server_declaring_2_to_the_40_bytes_does_not_hurt_the_client(ctx: Any,
     monitor = client.get_monitor_socket()
     before = rss_bytes()
     client.connect(f"tcp://127.0.0.1:{hostile.port}")
-    read_events(monitor, 2, seen(gzmq.EVENT_HANDSHAKE_SUCCEEDED))
+    wait_for_event(monitor, gzmq.EVENT_HANDSHAKE_SUCCEEDED, timeout=2)
     gevent.sleep(0.2)
     assert rss_bytes() - before < 50 * 1024 * 1024
     # DEALER round-robins; whatever went to the hostile server, the socket still works
@@ -227,7 +227,7 @@ def test_a_bug_on_peer_input_closes_that_connection_only(ctx: Any, echo: EchoSer
     monkeypatch.setattr(zmtp.Connection, "receive_data", broken)
     monitor = echo.router.get_monitor_socket()
     stream, _ = raw_peer(echo.router, "DEALER")
-    read_events(monitor, 2, seen(gzmq.EVENT_HANDSHAKE_SUCCEEDED))
+    wait_for_event(monitor, gzmq.EVENT_HANDSHAKE_SUCCEEDED, timeout=2)
     with caplog.at_level(logging.ERROR, logger="gzmq.security"):
         stream.sendall(b"BOOM and more")
         stream.settimeout(2)
@@ -240,3 +240,14 @@ def test_a_bug_on_peer_input_closes_that_connection_only(ctx: Any, echo: EchoSer
     # the honest peer goes on: the echo greenlet's recv() raised nothing (conftest would fail
     # the test if it had died)
     assert echo.worst_round_trip(5) < 0.1
+
+
+def test_subscribe_command_to_a_pull_is_dropped_not_delivered(ctx):
+    """A hostile peer's SUBSCRIBE must not reach a PULL's queue (recv() raised TypeError)."""
+    pull = ctx.socket(gzmq.PULL)
+    pull.rcvtimeo = 2000
+    pull.bind("tcp://127.0.0.1:*")
+    stream, conn = raw_peer(pull, "PUSH")
+    stream.sendall(b"\x04\x0a\x09SUBSCRIBE" + conn.send_message([b"after"]))
+    assert pull.recv() == b"after"
+    stream.close()

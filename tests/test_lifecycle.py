@@ -366,3 +366,49 @@ def test_destroy_linger_zero_closes_everything(tmp_path: Any) -> None:
     finally:
         fresh.term()
     context.destroy()  # idempotent
+
+
+def test_close_and_term_while_the_reader_waits_for_room(ctx):
+    """A connection blocked at RCVHWM must still end when the socket closes (term() hung)."""
+    pull = ctx.socket(gzmq.PULL)
+    pull.rcvhwm = 2
+    pull.bind("tcp://127.0.0.1:*")
+    push = ctx.socket(gzmq.PUSH)
+    push.sndhwm = 2
+    push.linger = 0
+    push.connect(pull.last_endpoint)
+    for _ in range(50):
+        try:
+            push.send(b"x" * 10000, gzmq.NOBLOCK)
+        except gzmq.Again:
+            gevent.sleep(0.01)
+    gevent.sleep(0.2)  # the PULL's engine now waits for room
+    pull.close()
+    push.close()
+    with gevent.Timeout(5):
+        ctx.term()
+
+
+def test_a_background_failure_surfaces_on_the_next_blocking_call(ctx):
+    """An unexpected error in one of the socket's greenlets is not only printed by the hub:
+    the next blocking call raises it (as the cause of a RuntimeError)."""
+    pull = ctx.socket(gzmq.PULL)
+
+    def broken() -> None:
+        raise ValueError("a bug")
+
+    hub = gevent.get_hub()
+    # this error is expected: keep it from the hub's printer and from conftest's trap
+    original, hub.handle_error = hub.handle_error, lambda *args: None
+    try:
+        greenlet = pull._lifecycle.spawn(broken)
+        greenlet.join()
+        with pytest.raises(RuntimeError) as raised:
+            with gevent.Timeout(5):
+                pull.recv()
+    finally:
+        hub.handle_error = original
+    assert isinstance(raised.value.__cause__, ValueError)
+    pull.rcvtimeo = 10
+    with pytest.raises(gzmq.Again):  # reported once; the socket goes on
+        pull.recv()

@@ -168,3 +168,24 @@ def test_a_fast_application_and_an_honest_peer_are_not_stalled(ctx: Any, echo: E
         reader.kill()
     assert received > 100_000
     assert worst < 0.1, f"honest round trip took {worst * 1000:.1f} ms"
+
+
+def test_subscription_flood_into_an_idle_pub_is_bounded_by_rcvhwm(ctx):
+    pub = ctx.socket(gzmq.PUB)
+    pub.rcvhwm = 100
+    pub.bind("tcp://127.0.0.1:*")
+    stream, conn = raw_peer(pub, "SUB")
+    stream.setblocking(False)
+    flood = b"".join(conn.subscribe(b"t%d" % i) for i in range(1000))
+    for _ in range(100):  # 100k subscriptions, more than the kernel buffers hold
+        try:
+            stream.sendall(flood)
+        except (BlockingIOError, OSError):
+            break
+        gevent.sleep(0)
+    gevent.sleep(0.2)
+    (engine,) = pub._lifecycle.peers
+    assert len(engine.session.pipe.inbound) <= 100
+    pub.send(b"t5 hello")  # the publisher still works, and drains what was queued
+    assert pub._routing.subscription_count > 0
+    stream.close()

@@ -137,3 +137,25 @@ def test_gzmq_reports_the_refusal_as_libzmq_does(ctx: Any) -> None:
         assert events[2]["value"] == 300
     finally:
         server.close()
+
+
+def test_linger_zero_close_stops_the_connector_for_good(ctx):
+    """Killing a live connection at close must not let its connector redial (it did, forever,
+    while messages were still queued)."""
+    pull = ctx.socket(gzmq.PULL)
+    pull.rcvhwm = 1
+    pull.bind("tcp://127.0.0.1:*")
+    push = ctx.socket(gzmq.PUSH)
+    push.reconnect_ivl = 10
+    push.sndhwm = 1000
+    push.connect(pull.last_endpoint)
+    for _ in range(1000):  # the PULL never reads: most of these stay queued
+        try:
+            push.send(b"x" * 10000, gzmq.NOBLOCK)
+        except gzmq.Again:
+            break
+    gevent.sleep(0.2)
+    assert push._lifecycle.peers  # connected, with messages pending
+    push.close(linger=0)
+    gevent.sleep(0.3)
+    assert len(push._lifecycle.group) == 0

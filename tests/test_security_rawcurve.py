@@ -24,7 +24,7 @@ from nacl.bindings import (
 )
 
 import gzmq as zmq
-from gzmq.utils.monitor import recv_monitor_message
+from helpers import wait_for_event
 
 #: server HANDSHAKE_IVL for the attacks (ms): bounds every stalled handshake
 SERVER_HANDSHAKE_IVL = 500
@@ -255,20 +255,6 @@ class Server:
         finally:
             client.close(linger=0)
 
-    def wait_event(self, event: int, value: Optional[int] = None,
-                   timeout: float = 1.0) -> list[tuple[str, int]]:
-        """Read monitor events until ``event`` (with ``value``) arrives; return those seen."""
-        seen: list[tuple[str, int]] = []
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self.monitor.poll(max(1, int(remaining * 1000))):
-                raise AssertionError(f"no {zmq.Event(event).name} {value!r}; saw {seen}")
-            message = recv_monitor_message(self.monitor)
-            seen.append((zmq.Event(message["event"]).name, message["value"]))
-            if message["event"] == event and (value is None or message["value"] == value):
-                return seen
-
     def close(self) -> None:
         self.router.disable_monitor()
         self.monitor.close()
@@ -291,6 +277,6 @@ def test_raw_client_honest_handshake(ctx: Any) -> None:
         server.router.send_multipart([identity, b"reply"])
         assert client.read_message() == (0, b"reply")
         assert client.peer_nonce == 2  # MESSAGE nonces continue from READY's
-        server.wait_event(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        wait_for_event(server.monitor, zmq.EVENT_HANDSHAKE_SUCCEEDED, timeout=1.0)
     finally:
         client.close()
