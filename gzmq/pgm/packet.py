@@ -28,10 +28,10 @@ from __future__ import annotations
 import ipaddress
 import struct
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Optional, Union
 
 __all__ = [
-    "PacketError", "Header", "Spm", "Data", "Nak", "Packet", "parse", "checksum",
+    "PacketError", "Header", "Spm", "Data", "Nak", "Packet", "parse", "try_parse", "checksum",
     "build_spm", "build_data", "build_nak", "build_spmr", "sqn_after", "sqn_diff",
     "SPM", "ODATA", "RDATA", "NAK", "NNAK", "NCF", "SPMR", "HEADER_SIZE", "DATA_HEADER_SIZE",
     "MAX_NAK_LIST",
@@ -211,6 +211,14 @@ def parse(buf: bytes, verify: bool = True) -> Packet:
     if ptype == SPMR:
         return Spmr(header)
     raise PacketError(f"unsupported packet type {ptype:#x}")
+
+
+def try_parse(buf: bytes) -> Optional[Packet]:
+    """``parse``, with None for a packet we cannot accept (the caller counts and drops it)."""
+    try:
+        return parse(buf)
+    except PacketError:
+        return None
 
 
 def _finish(header: bytes, rest: bytes) -> bytes:

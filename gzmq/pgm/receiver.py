@@ -85,9 +85,8 @@ class Receiver:
 
     def receive(self, datagram: bytes, now: float) -> None:
         """A downstream packet (ODATA, RDATA, SPM, NCF) from the group."""
-        try:
-            parsed = packet.parse(datagram)
-        except packet.PacketError:
+        parsed = packet.try_parse(datagram)
+        if parsed is None:
             self.bad_packets += 1
             return
         header = parsed.header

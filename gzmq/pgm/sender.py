@@ -103,9 +103,8 @@ class Sender:
 
     def receive(self, datagram: bytes, now: float) -> None:
         """An upstream packet (NAK, SPMR); anything else, or anything broken, is ignored."""
-        try:
-            parsed = packet.parse(datagram)
-        except packet.PacketError:
+        parsed = packet.try_parse(datagram)
+        if parsed is None:
             self.bad_packets += 1
             return
         header = parsed.header

@@ -277,7 +277,12 @@ class _Session:
 class _SendSession(_Session):
     def open(self, options: Any) -> None:
         self.sock = sock = _open(self.udp, (self.nla, self.port), options)
-        _multicast_options(sock, self.nla, options)
+        try:
+            _multicast_options(sock, self.nla, options)
+        except OSError:
+            sock.close()
+            self.sock = None
+            raise
         self.sender = Sender(gsi=os.urandom(6), sport=random.randint(1, 0xFFFF),
                              dport=self.port, nla=self.nla, group=self.group,
                              maxtpdu=options.multicast_maxtpdu, rate=options.rate,

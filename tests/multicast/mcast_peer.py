@@ -52,6 +52,12 @@ if cfg.get("loss"):
             return True
         return False
     pgm_transport.loss_hook = hook
+def sessions():
+    """gzmq's pgm sessions of this socket (its endpoint handles), for their counters."""
+    for handles in sock._endpoints._connected.values():
+        yield from handles
+
+
 sizes = cfg.get("sizes", [100])
 count = cfg["count"]
 if cfg["role"] == "sub":
@@ -103,11 +109,10 @@ if cfg["role"] == "sub":
     result = {"received": got, "first": first, "last": last, "in_order": in_order,
               "intact": intact, "seconds": (t_last - t_first) if got else None}
     if cfg["lib"] == "gzmq":
-        for handles in sock._endpoints._connected.values():
-            for session in handles:
-                receiver = session.receiver
-                result.update(naks=receiver.naks_sent, repaired=receiver.repaired,
-                              lost=receiver.lost_packets, bad=receiver.bad_packets)
+        for session in sessions():
+            receiver = session.receiver
+            result.update(naks=receiver.naks_sent, repaired=receiver.repaired,
+                          lost=receiver.lost_packets, bad=receiver.bad_packets)
     if cfg.get("loss"):
         result["dropped"] = dropped[0]
     print(json.dumps(result), flush=True)
@@ -124,16 +129,15 @@ else:
     result = {"sent": count, "seconds": sent_at}
     sleep(cfg.get("linger", 2.0))  # serve NAKs before going away
     if cfg["lib"] == "gzmq":
-        for handles in sock._endpoints._connected.values():
-            for session in handles:
-                sender = session.sender
-                result.update(odata=sender.odata_sent, rdata=sender.rdata_sent,
-                              naks=sender.naks_received, tsdu=sender.tsdu)
-                if session.sock is not None:
-                    import socket as stdsocket
-                    ip = stdsocket.IPPROTO_IP
-                    result.update(ttl=session.sock.getsockopt(ip, stdsocket.IP_MULTICAST_TTL),
-                                  loop=session.sock.getsockopt(ip, stdsocket.IP_MULTICAST_LOOP))
+        for session in sessions():
+            sender = session.sender
+            result.update(odata=sender.odata_sent, rdata=sender.rdata_sent,
+                          naks=sender.naks_received, tsdu=sender.tsdu)
+            if session.sock is not None:
+                import socket as stdsocket
+                ip = stdsocket.IPPROTO_IP
+                result.update(ttl=session.sock.getsockopt(ip, stdsocket.IP_MULTICAST_TTL),
+                              loop=session.sock.getsockopt(ip, stdsocket.IP_MULTICAST_LOOP))
     if cfg.get("loss"):
         result["dropped"] = dropped[0]
     print(json.dumps(result), flush=True)

@@ -62,7 +62,9 @@ def main():
             line = proc.stdout.readline()
         if line.strip() != "READY":
             proc.kill()
-            print(json.dumps({"error": "sub not ready", "stderr": proc.stderr.read()[-3000:]}))
+            proc.wait()
+            print(json.dumps({"error": "sub not ready", "rc": proc.returncode, "cfg": cfg,
+                              "stderr": proc.stderr.read()[-3000:]}))
             return
         subs.append(proc)
     time.sleep(plan.get("join_wait", 0.3))
