@@ -187,3 +187,15 @@ def test_drop_forgets_the_pipe_and_what_it_holds(ctx) -> None:
     assert not session.attached and not session.has_pending()
     assert session.pipe.inbound.read_closed
     session_on(ctx.socket(gzmq.PULL), connecting=False).drop()  # no pipe yet: nothing to do
+
+
+def test_a_pair_refuses_a_second_peer_and_keeps_the_first(ctx) -> None:
+    pair = ctx.socket(gzmq.PAIR)
+    first, second = session_on(pair), session_on(pair)
+    assert first.attached and not second.attached  # PAIR talks to one peer only
+    second.engine_ready(dict(PEER, **{"Socket-Type": b"PAIR"}))
+    assert not second.attached  # connected, but unheard (as libzmq)
+    second.engine_ended(handshake_done=True)
+    assert first.attached
+    pair.send(b"to the first", gzmq.NOBLOCK)
+    assert first.pipe.outbound.take() == [b"to the first"]
