@@ -21,7 +21,9 @@ from typing import Any, Callable, Optional
 
 import gevent
 import pytest
-from helpers import assert_no_fd_left, assert_no_greenlet_left, live_greenlets, open_fds
+from helpers import (
+    assert_no_fd_left, assert_no_greenlet_left, live_greenlets, open_fds, wait_for_event,
+)
 from nacl.bindings import crypto_box_keypair
 from test_security_rawcurve import (
     DEALER_METADATA, SERVER_HANDSHAKE_IVL, RawCurveClient, RawPeer, Server, command, flip,
@@ -199,7 +201,8 @@ def test_attack_dropped_and_server_keeps_serving(ctx: Any, name: str, caplog: An
     else:
         assert time.monotonic() - start >= SERVER_HANDSHAKE_IVL / 1000 * 0.9
     if attack.code is not None:
-        server.wait_event(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMTP_CODE[attack.code])
+        wait_for_event(server.monitor, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                       ZMTP_CODE[attack.code], timeout=1.0)
     server.serve_honest_client(ctx)
 
 
@@ -215,7 +218,7 @@ def test_unfinished_handshake_closed_at_handshake_ivl(ctx: Any, name: str) -> No
     elapsed = time.monotonic() - start
     assert 0.18 <= elapsed < 0.6, f"closed after {elapsed:.2f} s"
     # libzmq's value is whatever errno was at the time: not checked
-    server.wait_event(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+    wait_for_event(server.monitor, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, timeout=1.0)
     server.serve_honest_client(ctx)
 
 
@@ -248,7 +251,8 @@ def test_traffic_protocol_error_reported_like_libzmq(ctx: Any, name: str, code: 
         peer.wait_dropped()
     finally:
         peer.close()
-    server.wait_event(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMTP_CODE[code])
+    wait_for_event(server.monitor, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMTP_CODE[code],
+                   timeout=1.0)
 
 
 def test_huge_initiate_metadata_is_refused_at_its_header(ctx: Any) -> None:
@@ -266,8 +270,8 @@ def test_huge_initiate_metadata_is_refused_at_its_header(ctx: Any) -> None:
         client.send(command(client.initiate(
             metadata=DEALER_METADATA + metadata_property(b"X-Huge", huge))))
         client.wait_dropped(timeout=2)
-        server.wait_event(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
-                          ZMTP_CODE["PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED"])
+        wait_for_event(server.monitor, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                       ZMTP_CODE["PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED"], timeout=1.0)
     finally:
         client.close()
     server.serve_honest_client(ctx)
