@@ -31,6 +31,7 @@ from gevent.lock import BoundedSemaphore
 from .constants import EINVAL, ENOTSUP, ContextOption, SocketOption
 from .error import ZMQError
 from .io_thread import resolve_io_mode
+from .lifecycle import SocketLifecycle
 from .socket import Socket, _repr_cls
 from .transports import inproc, stream
 
@@ -144,7 +145,8 @@ class Context:
         self.sockopts: dict[int, Any] = {}
         #: the inproc:// names; only gzmq.transports.inproc changes them
         self._inproc = inproc.InprocRegistry()
-        self._reapers: set[gevent.Greenlet] = set()
+        #: closed sockets still delivering for LINGER ms: their reaper -> their lifecycle
+        self._lingering: "dict[gevent.Greenlet, SocketLifecycle]" = {}
         self._zap_client: Any = None  # gzmq.security.ZapClient, made when a handshake needs ZAP
 
     @classmethod
@@ -244,7 +246,7 @@ class Context:
         while any(not s.closed for s in self._sockets):
             self._socket_closed_event.clear()
             self._socket_closed_event.wait()
-        for reaper in list(self._reapers):
+        for reaper in list(self._lingering):
             reaper.join()
         self._closed = True
 
@@ -255,6 +257,12 @@ class Context:
         for sock in list(self._sockets):
             if not sock.closed:
                 sock.close(linger=linger)
+        if linger is not None:
+            # Sockets closed before (or collected unclosed) may still be lingering with their
+            # own LINGER, -1 by default: destroy's linger bounds them too, or a socket dropped
+            # with messages for an unreachable peer would hold term() forever
+            for lifecycle in list(self._lingering.values()):
+                lifecycle.bound_linger(linger)
         self.term()
 
     def __enter__(self: T) -> T:

@@ -46,8 +46,8 @@ def deliver_queued_messages() -> None:
     hub = gevent.get_hub()
     lifecycles = [lc for lc in all_lifecycles() if lc.hub is hub]
     for lifecycle in lifecycles:
-        if not lifecycle.socket.closed:
-            lifecycle.socket.close()
+        if not lifecycle.core.closed:
+            lifecycle.core.close()
     lingering = [lc for lc in lifecycles if lc.lingering]
     if lingering:
         _wait_for(lingering)
@@ -60,7 +60,7 @@ def _wait_for(lingering: list[SocketLifecycle]) -> None:
         progress[0] += 1
 
     for lifecycle in lingering:
-        lifecycle.socket._send_signal.add_watcher(written)
+        lifecycle.core.send_signal.add_watcher(written)
     seen, last_progress = progress[0], monotonic()
     while lingering:
         for lifecycle in lingering:

@@ -15,7 +15,7 @@ One owner per object, nothing outlives its owner:
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable, Iterator, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Protocol
 
 import gevent
 from gevent.pool import Group
@@ -24,6 +24,9 @@ from errno import ENOENT
 from .error import ZMQError
 from .pipe import Pipe, pipe_pair
 from .routing.base import attach_pipe
+
+if TYPE_CHECKING:
+    from .core import SocketCore
 
 __all__ = ["EndpointHandle", "EndpointTable", "SocketLifecycle", "all_lifecycles"]
 
@@ -77,8 +80,9 @@ class EndpointTable:
 
 
 class SocketLifecycle:
-    def __init__(self, socket: Any) -> None:
-        self.socket = socket
+    def __init__(self, core: "SocketCore") -> None:
+        #: the socket's core (never its facade: a dropped socket must be collectable)
+        self.core = core
         self.group = Group()
         #: bind-side engines and inproc links that hold pipes, for shutting down on close
         self.peers: set[Any] = set()
@@ -97,14 +101,15 @@ class SocketLifecycle:
         """An accept loop, connector or engine died of an unexpected error (a bug): keep it
         for the socket's next blocking call, which re-raises it, rather than only letting the
         hub print it."""
-        if self.socket._background_error is None:
-            self.socket._background_error = greenlet.exception
-        self.socket._wake_all()
+        core = self.core
+        if core.background_error is None:
+            core.background_error = greenlet.exception
+        core.wake_all()
 
     def new_pipe(self) -> tuple[Pipe, Pipe]:
         """A pipe for a tcp/ipc peer: (the socket's end, the engine's end). The socket's end
         gets its notifiers when it is attached; nothing can reach the socket before that."""
-        options = self.socket._options
+        options = self.core.options
         socket_end, engine_end = pipe_pair(options.sndhwm, options.rcvhwm)
         socket_end.inbound.conflate = socket_end.outbound.conflate = bool(options.conflate)
         return socket_end, engine_end
@@ -112,17 +117,17 @@ class SocketLifecycle:
     def attach(self, pipe: Pipe) -> bool:
         """Give ``pipe`` (the socket's end) to the routing (``attach_pipe``): its queues tell
         the routing which pipe became readable or writable, then wake the socket's waiters."""
-        socket = self.socket
-        accepted = attach_pipe(socket._routing, pipe, socket._recv_signal, socket._send_signal)
-        socket._wake_all()
+        core = self.core
+        accepted = attach_pipe(core.routing, pipe, core.recv_signal, core.send_signal)
+        core.wake_all()
         return accepted
 
     def detach(self, pipe: Pipe) -> None:
-        self.socket._routing.detach(pipe)
-        self.socket._wake_all()
+        self.core.routing.detach(pipe)
+        self.core.wake_all()
 
     def close(self, linger: int) -> None:
-        for handle in self.socket._endpoints.handles():
+        for handle in self.core.endpoints.handles():
             handle.shutdown()
         for peer in list(self.peers):
             peer.shutdown()
@@ -130,8 +135,9 @@ class SocketLifecycle:
             self.group.kill(block=False)
             return
         reaper = self.reaper = gevent.spawn(self._reap, None if linger < 0 else linger / 1000.0)
-        self.socket.context._reapers.add(reaper)
-        reaper.link(self.socket.context._reapers.discard)
+        lingering = self.core.context._lingering
+        lingering[reaper] = self
+        reaper.link(lambda done: lingering.pop(done, None))
 
     @property
     def lingering(self) -> bool:
@@ -141,9 +147,16 @@ class SocketLifecycle:
     def abandon_unreachable_peers(self) -> None:
         """Stop waiting for peers that are not there: connects waiting to redial are dropped
         with what they hold (at exit, nobody will wait RECONNECT_IVL for them)."""
-        for handle in self.socket._endpoints.handles():
+        for handle in self.core.endpoints.handles():
             if getattr(handle, "waiting_to_redial", False):
                 handle.close()
+
+    def bound_linger(self, linger: int) -> None:
+        """Context.destroy(linger): drop what is still lingering after ``linger`` ms at most."""
+        if linger == 0:
+            self.kill()
+        elif linger > 0:
+            gevent.spawn_later(linger / 1000.0, self.kill)
 
     def kill(self) -> None:
         """Drop everything still lingering, now."""
@@ -154,8 +167,8 @@ class SocketLifecycle:
         I/O threads do not survive a fork): its connections and listeners let go of their
         fds without a byte or an event, and calls on it raise ENOTSOCK. Its greenlets are
         killed when this hub next runs; those of another thread's hub never run again."""
-        self.socket._closed = True
-        for handle in self.socket._endpoints.handles():
+        self.core.closed = True
+        for handle in self.core.endpoints.handles():
             abandon = getattr(handle, "abandon", None)
             if abandon is not None:
                 abandon()

@@ -17,10 +17,13 @@ socket emits is sent there without blocking: if nobody reads, events are dropped
 from __future__ import annotations
 
 import struct
-from typing import Any, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 from .constants import EPROTONOSUPPORT, NOBLOCK, PAIR, Event
 from .error import ZMQError
+
+if TYPE_CHECKING:
+    from .core import SocketCore
 
 __all__ = ["start_monitor", "stop_monitor", "emit", "get_monitor_socket", "pack_event",
            "unpack_event"]
@@ -56,44 +59,44 @@ def unpack_event(msg: Sequence[bytes]) -> tuple[Union[Event, int], int, bytes]:
     return event, value, msg[1]
 
 
-def start_monitor(socket: Any, addr: Optional[Union[str, bytes]], events: int) -> None:
-    if socket._monitor is not None:
-        stop_monitor(socket)
+def start_monitor(core: "SocketCore", addr: Optional[Union[str, bytes]], events: int) -> None:
+    if core.monitor is not None:
+        stop_monitor(core)
     if addr is None:
         return
     if isinstance(addr, bytes):
         addr = addr.decode()
     if not addr.startswith("inproc://"):
         raise ZMQError(EPROTONOSUPPORT)
-    monitor = socket.context.socket(PAIR)
+    monitor = core.context.socket(PAIR)
     monitor.linger = 0
     try:
         monitor.bind(addr)
     except ZMQError:
         monitor.close()
         raise
-    socket._monitor = monitor
-    socket._monitor_events = events or 0xFFFF
+    core.monitor = monitor
+    core.monitor_events = events or 0xFFFF
 
 
-def stop_monitor(socket: Any) -> None:
-    monitor = socket._monitor
+def stop_monitor(core: "SocketCore") -> None:
+    monitor = core.monitor
     if monitor is None:
         return
-    if socket._monitor_events & Event.MONITOR_STOPPED:
+    if core.monitor_events & Event.MONITOR_STOPPED:
         try:
             monitor.send_multipart(pack_event(Event.MONITOR_STOPPED, 0, b""), NOBLOCK)
         except ZMQError:
             pass
-    socket._monitor = None
+    core.monitor = None
     monitor.close()
 
 
-def emit(socket: Any, event: Event, value: int, endpoint: str) -> None:
-    """Send ``event`` to ``socket``'s monitor if it has one that wants it; never raises
+def emit(core: "SocketCore", event: Event, value: int, endpoint: str) -> None:
+    """Send ``event`` to the socket's monitor if it has one that wants it; never raises
     ZMQError (a monitor nobody reads, or one closed under us, must not hold the socket up)."""
-    monitor = socket._monitor
-    if monitor is None or monitor.closed or not socket._monitor_events & event:
+    monitor = core.monitor
+    if monitor is None or monitor.closed or not core.monitor_events & event:
         return
     try:
         monitor.send_multipart(pack_event(event, value, endpoint), NOBLOCK)
@@ -105,7 +108,7 @@ def get_monitor_socket(socket: Any, events: Optional[int] = None,
                        addr: Optional[str] = None) -> Any:
     """pyzmq's helper: start monitoring and return a connected PAIR to read events from."""
     cached = getattr(socket, "_monitor_reader", None)
-    if cached is not None and not cached.closed and socket._monitor is not None:
+    if cached is not None and not cached.closed and socket._core.monitor is not None:
         return cached
     if addr is None:
         addr = f"inproc://monitor.s-{id(socket)}"

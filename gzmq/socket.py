@@ -27,6 +27,7 @@ import pickle
 import random
 import weakref
 from time import monotonic
+from warnings import warn as _warn
 from typing import Any, Callable, Optional, Sequence, Union
 
 import gevent
@@ -41,7 +42,7 @@ from .error import Again, ContextTerminated, ZMQBindError, ZMQError
 from .frame import (
     Frame, MessageTracker, _FINISHED_TRACKER, _copy_threshold, _received, _TrackedMessage,
 )
-from .monitor import emit as _emit_to_monitor
+from .core import SocketCore
 from .options import Options
 from .pipe import Pipe, Signal, pipe_pair
 from .poll import Poller
@@ -97,23 +98,20 @@ class Socket:
         #: send(copy=False) copies frames smaller than this (pyzmq's zero-copy threshold)
         object.__setattr__(self, "copy_threshold",
                            _copy_threshold() if copy_threshold is None else copy_threshold)
-        self._options = Options(self._type, routing_class.option_defaults)
-        self._routing = routing_class(self._options)
-        self._recv_signal = self._routing.recv_signal = Signal()
-        self._send_signal = self._routing.send_signal = Signal()
-        self._closed = False
+        #: what the background works with; it never holds this facade (see gzmq.core)
+        core = self._core = SocketCore(context, self._type, routing_class)
+        self._options = core.options
+        self._routing = core.routing
+        self._recv_signal = core.recv_signal
+        self._send_signal = core.send_signal
         self._send_count = itertools.count(1)  # (not an attribute write per send)
         self._recv_count = itertools.count(1)
         self._partial_out: dict[Any, list[bytes]] = {}
         self._partial_in: dict[Any, list[bytes]] = {}
-        self._endpoints = lifecycle.EndpointTable()
-        self._lifecycle = lifecycle.SocketLifecycle(self)
+        self._endpoints = core.endpoints
+        self._lifecycle = core.lifecycle
         self._last_endpoint = b""
-        self._monitor: Any = None
-        self._monitor_events = 0
         self._fd: Any = None
-        #: an unexpected error that killed one of this socket's greenlets (see lifecycle)
-        self._background_error: Optional[BaseException] = None
         context._sockets.add(self)  # also for Socket(ctx, type) built directly, as pyzmq allows
         self._address = id(self)
         _BY_ADDRESS[self._address] = self
@@ -221,8 +219,18 @@ class Socket:
     # properties and options
 
     @property
+    def max_pending_handshakes(self) -> Any:
+        """gzmq only: how many accepted connections may be in their handshake at once (0 or
+        None: no bound); see ``gzmq.transports.stream.HandshakeGate``."""
+        return self._core.max_pending_handshakes
+
+    @max_pending_handshakes.setter
+    def max_pending_handshakes(self, value: Any) -> None:
+        self._core.max_pending_handshakes = value
+
+    @property
     def closed(self) -> bool:
-        return self._closed
+        return self._core.closed
 
     @property
     def type(self) -> SocketType:
@@ -231,7 +239,7 @@ class Socket:
     socket_type = type
 
     def _check_open(self) -> None:
-        if self._closed:
+        if self._core.closed:
             raise ZMQError(ENOTSOCK)
 
     def set(self, option: int, optval: Any) -> None:
@@ -270,7 +278,7 @@ class Socket:
     def get(self, option: int) -> Any:
         """Read an option (``getsockopt``); EINVAL for write-only or unknown ones."""
         option = _as_option(option)
-        if self._closed:
+        if self._core.closed:
             raise ZMQError(ENOTSOCK)
         if option == SocketOption.EVENTS:
             return self._events()
@@ -389,7 +397,7 @@ class Socket:
         self._check_open()
         addr = _as_address(addr)
         try:
-            resolved = transports.bind(self, addr, mode)
+            resolved = transports.bind(self._core, addr, mode)
         except ZMQError as e:
             self._emit(Event.BIND_FAILED, e.errno, addr)
             raise _with_address(e, addr) from None
@@ -401,7 +409,7 @@ class Socket:
         self._check_open()
         addr = _as_address(addr)
         try:
-            resolved = transports.connect(self, addr)
+            resolved = transports.connect(self._core, addr)
         except ZMQError as e:
             raise _with_address(e, addr) from None
         self._last_endpoint = resolved.encode()
@@ -450,7 +458,7 @@ class Socket:
         Returns what pyzmq's does: None for a copying send; for ``copy=False`` a
         MessageTracker (``zmq._FINISHED_TRACKER`` below ``copy_threshold`` bytes, where the
         frame is copied anyway); for a Frame, ``frame.tracker``. See ``gzmq.frame``."""
-        if self._closed:
+        if self._core.closed:
             raise ZMQError(ENOTSOCK)
         if routing_id is not None or group is not None:
             return self._send_addressed(data, flags, copy, track, routing_id, group)
@@ -588,7 +596,7 @@ class Socket:
                 parts = self._partial_out[getcurrent()]
                 self._partial_out[getcurrent()] = _tracked(parts, (), owners)
             return result  # type: ignore[no-any-return]
-        if self._closed:
+        if self._core.closed:
             raise ZMQError(ENOTSOCK)
         pending = self._partial_of(self._partial_out, pop=True) if self._partial_out else None
         if owners is not None or type(pending) is _TrackedMessage:
@@ -620,7 +628,7 @@ class Socket:
             rest = self._partial_of(self._partial_in)
             if rest:
                 return self._next_part(rest, copy)
-        if self._closed:
+        if self._core.closed:
             raise ZMQError(ENOTSOCK)
         try:
             msg = self._routing.recv_nowait()
@@ -665,7 +673,7 @@ class Socket:
 
     def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
         """Receive every (remaining) frame of one message."""
-        if self._closed:
+        if self._core.closed:
             raise ZMQError(ENOTSOCK)
         rest = self._partial_of(self._partial_in, pop=True) if self._partial_in else None
         msg = rest if rest else self._recv_message(flags)
@@ -729,11 +737,12 @@ class Socket:
             raise Again()
         deadline = None if timeout_ms < 0 else monotonic() + timeout_ms / 1000.0
         while True:
-            if self._background_error is not None:
-                error, self._background_error = self._background_error, None
+            core = self._core
+            if core.background_error is not None:
+                error, core.background_error = core.background_error, None
                 raise RuntimeError("gzmq: a background greenlet of this socket failed; "
                                    "please report this") from error
-            if self._closed:
+            if self._core.closed:
                 raise ZMQError(ENOTSOCK)
             if self.context._terminated:
                 raise ContextTerminated()
@@ -743,10 +752,10 @@ class Socket:
                 remaining = deadline - monotonic()
                 if remaining <= 0 or not signal.wait(remaining):
                     # one last try: the wake-up and the deadline may have coincided
-                    if self._closed or self.context._terminated:
+                    if self._core.closed or self.context._terminated:
                         continue
                     return operation()
-            if self._closed or self.context._terminated:
+            if self._core.closed or self.context._terminated:
                 continue
             try:
                 return operation()
@@ -802,7 +811,7 @@ class Socket:
 
     def poll(self, timeout: Optional[int] = None, flags: int = POLLIN) -> int:
         """Wait up to ``timeout`` ms for ``flags``; return the events that are ready."""
-        if self._closed:
+        if self._core.closed:
             raise ZMQError(ENOTSUP)
         poller = self._poller_class()
         poller.register(self, flags)
@@ -813,7 +822,7 @@ class Socket:
         """Publish this socket's events on a PAIR socket bound at ``inproc://`` ``addr``."""
         from .monitor import start_monitor
         self._check_open()
-        start_monitor(self, addr, events)
+        start_monitor(self._core, addr, events)
 
     def get_monitor_socket(self, events: Optional[int] = None, addr: Optional[str] = None) -> Any:
         from .monitor import get_monitor_socket
@@ -823,29 +832,34 @@ class Socket:
         self.monitor(None, 0)
 
     def _emit(self, event: Event, value: int, endpoint: str) -> None:
-        """Report ``event`` (with libzmq's value for it) to this socket's monitor, if it has
-        one that wants it. Never raises: a monitor must not break the connection it watches."""
-        if self._monitor is not None:
-            _emit_to_monitor(self, event, value, endpoint)
+        """Report ``event`` to this socket's monitor (``SocketCore.emit``)."""
+        self._core.emit(event, value, endpoint)
 
     # ----------------------------------------------------------------------------------------
     # closing
 
     def close(self, linger: Optional[int] = None) -> None:
         """Close now; queued messages keep going for LINGER ms in the background."""
-        if self._closed:
+        if self._core.closed:
             return
-        if linger is not None:
-            self._options.linger = linger
-        self._closed = True
-        self._wake_all()
-        if self._monitor is not None:
-            from .monitor import stop_monitor
-            stop_monitor(self)
-        self._lifecycle.close(self._options.linger)
+        self._core.close(linger)
         if self._fd is not None:
             self._fd.close()
         self.context._socket_closed(self)
+
+    def __del__(self) -> None:
+        """A socket the application dropped without close() is closed when collected, as
+        pyzmq's is (with a ResourceWarning): its LINGER still applies, and ``term()`` does not
+        wait for it forever. Nothing in the background holds this facade (see gzmq.core)."""
+        core = self.__dict__.get("_core")
+        if core is None or core.closed or self._shadow:
+            return
+        if _warn is not None:  # None during interpreter teardown
+            _warn(f"Unclosed socket {self}", ResourceWarning, stacklevel=2, source=self)
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - a finalizer must not raise (e.g. the I/O thread is gone)
+            pass
 
     def __enter__(self) -> "Socket":
         return self
@@ -857,7 +871,7 @@ class Socket:
 
     def __repr__(self) -> str:
         """``<zmq.Socket(zmq.PUSH) at 0x...>``; a subclass shows its own name, as pyzmq."""
-        closed = " closed" if self._closed else ""
+        closed = " closed" if self._core.closed else ""
         return f"<{_repr_cls(type(self))}(zmq.{self._type.name}) at {hex(id(self))}{closed}>"
 
 

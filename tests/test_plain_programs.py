@@ -215,3 +215,63 @@ def test_a_recv_loop_that_never_waits_lets_other_greenlets_run(ctx: Any) -> None
         received += 1
     sleeper.kill()
     assert woke and received < 1000, f"the other greenlet waited for {received} recv()s"
+
+
+#: sockets dropped without close(), then term(): pyzmq closes a collected socket, so term()
+#: returns; with messages queued for a live peer, LINGER (here 1 s) still delivers them first
+DROPPED_SOCKETS = textwrap.dedent("""
+    import sys, time, warnings
+    import zmq
+    warnings.simplefilter("ignore", ResourceWarning)
+    ctx = zmq.Context()
+    pull = ctx.socket(zmq.PULL)
+    port = pull.bind_to_random_port("tcp://127.0.0.1")
+
+    def drop_some():
+        a = ctx.socket(zmq.PAIR)
+        a.bind("inproc://dropped")
+        b = ctx.socket(zmq.PAIR)
+        b.connect("inproc://dropped")
+        b.send(b"unread")  # queued for a socket that is dropped too
+        push = ctx.socket(zmq.PUSH)
+        push.linger = 1000
+        push.connect("tcp://127.0.0.1:%d" % port)
+        push.send(b"delivered")
+        listener = ctx.socket(zmq.ROUTER)
+        listener.bind("tcp://127.0.0.1:*")
+    drop_some()
+    pull.rcvtimeo = 5000
+    print(pull.recv().decode())
+    pull.close()
+    t0 = time.monotonic()
+    ctx.term()
+    print("term", "prompt" if time.monotonic() - t0 < 3 else "slow")
+""")
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_sockets_dropped_without_close_are_closed_and_term_returns(impl: str) -> None:
+    assert run_plain(DROPPED_SOCKETS, impl, timeout=30).split("\n")[:2] == \
+        ["delivered", "term prompt"]
+
+
+def test_a_dropped_socket_is_closed_when_collected_in_a_cooperative_program() -> None:
+    import gc
+    import warnings
+    context = gzmq.Context()
+    pull = context.socket(gzmq.PULL)
+    port = pull.bind_to_random_port("tcp://127.0.0.1")
+    push = context.socket(gzmq.PUSH)
+    push.connect(f"tcp://127.0.0.1:{port}")
+    push.send(b"queued before the drop")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del push  # no close(): its greenlets and connections held only its core
+        gc.collect()
+    assert any(issubclass(w.category, ResourceWarning) and "Unclosed socket" in str(w.message)
+               for w in caught), [str(w.message) for w in caught]
+    pull.rcvtimeo = 5000
+    assert pull.recv() == b"queued before the drop"  # LINGER still delivered it
+    pull.close()
+    with gevent.Timeout(5):
+        context.term()

@@ -255,7 +255,9 @@ _GATES: "weakref.WeakKeyDictionary[Any, HandshakeGate]" = weakref.WeakKeyDiction
 
 
 def handshake_gate(socket: Any) -> HandshakeGate:
-    """The socket's ``HandshakeGate`` (its pending and evicted counts)."""
+    """The socket's ``HandshakeGate`` (its pending and evicted counts); ``socket`` is the
+    socket or its core (one gate for both)."""
+    socket = getattr(socket, "_core", socket)
     gate = _GATES.get(socket)
     if gate is None:
         gate = _GATES[socket] = HandshakeGate(socket)
