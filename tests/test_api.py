@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 import gevent
 import gevent.select
 import pytest
-from helpers import Ticker, read_events, wait_until
+from helpers import Ticker, wait_for_event, wait_until
 
 import gzmq
 
@@ -477,6 +477,40 @@ def test_inproc_connect_before_bind(ctx: Any) -> None:
     assert pull.recv() == b"late"
 
 
+def test_inproc_sender_blocked_before_bind_resumes_after_bind(ctx):
+    push = ctx.socket(gzmq.PUSH)
+    push.sndhwm = 5
+    push.connect("inproc://late")
+    sent = []
+
+    def sender():
+        for i in range(20):
+            push.send(b"%d" % i)
+            sent.append(i)
+
+    greenlet = gevent.spawn(sender)
+    gevent.sleep(0.05)
+    assert len(sent) == 5  # blocked at the connecter's own mark
+    pull = ctx.socket(gzmq.PULL)
+    pull.bind("inproc://late")
+    received = [pull.recv() for _ in range(20)]
+    greenlet.join(timeout=5)
+    assert received == [b"%d" % i for i in range(20)] and greenlet.successful()
+
+
+def test_closed_unjoined_inproc_connecter_is_not_adopted_by_a_later_bind(ctx):
+    dead = ctx.socket(gzmq.PAIR)
+    dead.connect("inproc://pair")
+    dead.close()
+    live = ctx.socket(gzmq.PAIR)
+    live.connect("inproc://pair")
+    server = ctx.socket(gzmq.PAIR)
+    server.bind("inproc://pair")
+    server.send(b"hello")
+    live.rcvtimeo = 2000
+    assert live.recv() == b"hello"
+
+
 def test_closed_socket_operations(ctx: Any) -> None:
     sock = ctx.socket(gzmq.PAIR)
     sock.close()
@@ -805,11 +839,6 @@ def test_proxy_steerable_terminate(ctx: Any) -> None:
 # monitor
 
 
-def collect_events(monitor: Any, wanted: set[int], timeout: float = 2.0) -> list[dict]:
-    """Monitor events until every kind in ``wanted`` has come (or ``timeout`` s pass)."""
-    return read_events(monitor, timeout, lambda events: wanted <= {e["event"] for e in events})
-
-
 def test_monitor_events_tcp(ctx: Any) -> None:
     zmq = pytest.importorskip("zmq")
     server, client = ctx.socket(gzmq.PAIR), ctx.socket(gzmq.PAIR)
@@ -821,8 +850,9 @@ def test_monitor_events_tcp(ctx: Any) -> None:
     client.connect(endpoint)
     exchange(server, client)
 
-    events = collect_events(client_events, {gzmq.EVENT_CONNECTED,
-                                            gzmq.EVENT_HANDSHAKE_SUCCEEDED})
+    events: list[dict] = []
+    wait_for_event(client_events, gzmq.EVENT_CONNECTED, timeout=2, into=events)
+    wait_for_event(client_events, gzmq.EVENT_HANDSHAKE_SUCCEEDED, timeout=2, into=events)
     kinds = [e["event"] for e in events]
     assert gzmq.EVENT_CONNECTED in kinds and gzmq.EVENT_HANDSHAKE_SUCCEEDED in kinds, kinds
     assert kinds.index(gzmq.EVENT_CONNECTED) < kinds.index(gzmq.EVENT_HANDSHAKE_SUCCEEDED)
@@ -831,7 +861,8 @@ def test_monitor_events_tcp(ctx: Any) -> None:
     client.close(linger=0)
     wanted = {gzmq.EVENT_LISTENING, gzmq.EVENT_ACCEPTED, gzmq.EVENT_HANDSHAKE_SUCCEEDED,
               gzmq.EVENT_DISCONNECTED}
-    events = collect_events(server_events, wanted)
+    events = []
+    wait_for_event(server_events, gzmq.EVENT_DISCONNECTED, timeout=2, into=events)
     kinds = [e["event"] for e in events]
     assert wanted <= set(kinds), kinds
     assert kinds[0] == gzmq.EVENT_LISTENING
@@ -851,7 +882,8 @@ def test_monitor_event_filter(ctx: Any) -> None:
     server.bind("tcp://127.0.0.1:*")
     client.connect(server.last_endpoint)
     exchange(server, client)
-    events = collect_events(monitor, {gzmq.EVENT_ACCEPTED})
+    events: list[dict] = []
+    wait_for_event(monitor, gzmq.EVENT_ACCEPTED, timeout=2, into=events)
     assert [e["event"] for e in events] == [gzmq.EVENT_ACCEPTED]
     assert monitor.poll(100) == 0  # nothing else was let through
     server.disable_monitor()

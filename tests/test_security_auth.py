@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import gevent
-from helpers import count, read_events, seen
+from helpers import count, read_events, seen, wait_for_event
 
 import gzmq as zmq
 from gzmq.auth import CURVE_ALLOW_ANY, create_certificates, load_certificate
@@ -329,7 +329,7 @@ def test_security_logs_name_the_peer_but_never_a_secret(ctx: Any, auth: Any,
     server, client = plain_pair(ctx, b"admin", tried_password.encode())
     monitor = client.get_monitor_socket()
     client.send(b"denied")
-    assert read_events(monitor, 2, seen(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400))
+    wait_for_event(monitor, zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400, timeout=2)
 
     # a CURVE handshake that fails: the client has the wrong server key
     server_public, server_secret = zmq.curve_keypair()
@@ -343,7 +343,7 @@ def test_security_logs_name_the_peer_but_never_a_secret(ctx: Any, auth: Any,
     wrong.curve_serverkey = zmq.curve_keypair()[0]
     wrong.curve_publickey, wrong.curve_secretkey = client_public, client_secret
     wrong.connect(f"tcp://127.0.0.1:{port}")
-    assert read_events(curve_monitor, 2, seen(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL))
+    wait_for_event(curve_monitor, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, timeout=2)
     gevent.sleep(0.05)
 
     texts = [_formatted(record) for record in caplog.records]
@@ -403,3 +403,23 @@ def test_many_curve_handshakes_with_a_slow_callback_do_not_serialize(ctx: Any,
     assert provider.max_running > 1
     serialized = clients_wanted * 0.05
     assert elapsed < serialized / 2, f"{elapsed:.2f} s for {clients_wanted} handshakes"
+
+
+def test_zap_works_again_after_the_handler_restarts(ctx):
+    from gzmq.auth import Authenticator
+    for attempt in range(2):
+        auth = Authenticator(ctx)
+        auth.start()
+        auth.configure_plain(domain="*", passwords={"admin": "secret"})
+        server = ctx.socket(zmq.PULL)
+        server.plain_server = 1
+        server.rcvtimeo = 5000
+        server.bind("tcp://127.0.0.1:*")
+        client = ctx.socket(zmq.PUSH)
+        client.plain_username, client.plain_password = b"admin", b"secret"
+        client.connect(server.last_endpoint)
+        client.send(b"round %d" % attempt)
+        assert server.recv() == b"round %d" % attempt
+        client.close(linger=0)
+        server.close()
+        auth.stop()
