@@ -44,7 +44,7 @@ def mechanism_name(options: Any) -> str:
 
 
 def make_mechanism(socket: Any) -> zmtp.Mechanism:
-    options = socket._options
+    options = socket.options
     has_handler = zap_handler_bound(socket.context)
     if options.mechanism == PLAIN:
         if options.as_server:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import errno
 from time import monotonic
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import gevent
 from gevent import socket as gsocket
@@ -33,6 +33,9 @@ from .heartbeat import Heartbeat
 from .receiver import ConnectionReader
 from .session import Session
 from .writer import ConnectionWriter
+
+if TYPE_CHECKING:
+    from ..core import SocketCore
 
 __all__ = ["Engine", "ConnectionOutcome"]
 
@@ -49,7 +52,7 @@ class ConnectionOutcome:
 
 
 class Engine:
-    def __init__(self, socket: Any, stream: gsocket.socket, peer_address: str,
+    def __init__(self, socket: "SocketCore", stream: gsocket.socket, peer_address: str,
                  session: Session) -> None:
         self.socket = socket
         self.session = session
@@ -84,9 +87,9 @@ class Engine:
             pass
 
     def _make_connection(self) -> zmtp.Connection:
-        options = self.socket._options
+        options = self.socket.options
         return zmtp.Connection(
-            SOCKET_TYPE_NAMES[int(self.socket._type)],
+            SOCKET_TYPE_NAMES[int(self.socket.type)],
             make_mechanism(self.socket),
             identity=options.routing_id,
             max_message_size=options.maxmsgsize,
@@ -98,13 +101,13 @@ class Engine:
     def run(self) -> str:
         """Drive the connection until it ends; return a ``ConnectionOutcome``."""
         socket = self.socket
-        socket._lifecycle.peers.add(self)
+        socket.lifecycle.peers.add(self)
         try:
             self.conn = self._make_connection()
         except ValueError as error:  # unusable security options, e.g. CURVE without keys
             security_log.error("cannot start a %s handshake on %s: %s",
-                               mechanism_name(socket._options), self.endpoint, error)
-            socket._emit(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EINVAL, self.endpoint)
+                               mechanism_name(socket.options), self.endpoint, error)
+            socket.emit(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EINVAL, self.endpoint)
             return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
         try:
             events = run_handshake(self)
@@ -116,18 +119,18 @@ class Engine:
                                  self.peer_address or self.endpoint,
                                  self.conn.mechanism.name.decode(), error)
             # libzmq reports it even after the handshake (a bad CURVE MESSAGE, say)
-            socket._emit(Event.HANDSHAKE_FAILED_PROTOCOL, error.code, self.endpoint)
+            socket.emit(Event.HANDSHAKE_FAILED_PROTOCOL, error.code, self.endpoint)
             self._send_last_words()
             return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
         except AuthFailure as failure:
             if failure.no_detail_errno:
-                socket._emit(Event.HANDSHAKE_FAILED_NO_DETAIL, failure.no_detail_errno,
+                socket.emit(Event.HANDSHAKE_FAILED_NO_DETAIL, failure.no_detail_errno,
                                           self.endpoint)
             elif failure.protocol_code:
-                socket._emit(Event.HANDSHAKE_FAILED_PROTOCOL, failure.protocol_code,
+                socket.emit(Event.HANDSHAKE_FAILED_PROTOCOL, failure.protocol_code,
                                           self.endpoint)
             elif failure.status is not None and not self.auth_refused:
-                socket._emit(Event.HANDSHAKE_FAILED_AUTH, failure.status, self.endpoint)
+                socket.emit(Event.HANDSHAKE_FAILED_AUTH, failure.status, self.endpoint)
             # every refusal is final, "300 try later" included: libzmq 4.3.5's client does not
             # redial after any ERROR, so a refusing server is not hammered with reconnects
             return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
@@ -140,13 +143,13 @@ class Engine:
         except HandshakeTimeout:
             if not self.auth_refused:
                 # libzmq reports EAGAIN here (the errno of the moment its timer fires)
-                socket._emit(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EAGAIN,
+                socket.emit(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EAGAIN,
                                           self.endpoint)
             return self._finish(ConnectionOutcome.DISCONNECTED)
         except _DISCONNECT_ERRORS as error:
             if not self.handshake_done and not self._closing:
                 code = getattr(error, "errno", None) or errno.ECONNRESET
-                socket._emit(Event.HANDSHAKE_FAILED_NO_DETAIL, code, self.endpoint)
+                socket.emit(Event.HANDSHAKE_FAILED_NO_DETAIL, code, self.endpoint)
             return self._finish(ConnectionOutcome.CLOSED if self._closing
                                 else ConnectionOutcome.DISCONNECTED)
         except Exception:  # noqa: BLE001 - a bug (ours or a library's) met on peer input
@@ -158,7 +161,7 @@ class Engine:
                                    self.peer_address or self.endpoint,
                                    self.conn.mechanism.name.decode() if self.conn else "?")
             if not self.handshake_done:
-                socket._emit(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EPROTO,
+                socket.emit(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EPROTO,
                                           self.endpoint)
             return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
         return self._finish(ConnectionOutcome.CLOSED if self._closing
@@ -176,17 +179,17 @@ class Engine:
             properties["User-Id"] = ready.user_id
         engine_end = self.session.engine_ready(properties)
         socket = self.socket
-        socket._emit(Event.HANDSHAKE_SUCCEEDED, 0, self.endpoint)
+        socket.emit(Event.HANDSHAKE_SUCCEEDED, 0, self.endpoint)
         self.last_received = monotonic()
         self._writer = ConnectionWriter(self.stream, self.conn, engine_end.inbound,
-                                        self._writer_finished, socket._lifecycle.spawn)
+                                        self._writer_finished, socket.lifecycle.spawn)
         reader = self._reader = ConnectionReader(self, engine_end.outbound)
         # the engine end's notifiers: the writer hears of messages to write, the reader of room
         # at RCVHWM (a reconnect replaces the previous engine's)
         engine_end.attach_notifiers(on_readable=self._writer, on_writable=reader.room)
         if len(engine_end.inbound) or engine_end.inbound.write_closed:
             self._writer.notify()  # queued before (or between) connections, or closing
-        if socket._options.heartbeat_ivl > 0:
+        if socket.options.heartbeat_ivl > 0:
             self._ensure_heartbeat()
         return reader
 
@@ -257,11 +260,11 @@ class Engine:
 
     def _finish(self, outcome: str) -> str:
         socket = self.socket
-        socket._lifecycle.peers.discard(self)
+        socket.lifecycle.peers.discard(self)
         if outcome != ConnectionOutcome.CLOSED:
             # libzmq reports every engine error, handshake failures included, but not the
             # connections its own socket closes
-            socket._emit(Event.DISCONNECTED, self.fd, self.endpoint)
+            socket.emit(Event.DISCONNECTED, self.fd, self.endpoint)
         if self._heartbeat is not None:
             self._heartbeat.stop()
         if self._writer is not None:

@@ -55,7 +55,7 @@ class AuthFailure(Exception):
 
 def run_handshake(engine: Any) -> list[Any]:
     """Complete the handshake; return ``[HandshakeComplete, events after it...]``."""
-    ivl = engine.socket._options.handshake_ivl
+    ivl = engine.socket.options.handshake_ivl
     timer = gevent.Timeout(ivl / 1000.0) if ivl > 0 else None
     if timer is not None:
         timer.start()
@@ -121,7 +121,7 @@ def _peer_refused(engine: Any, reason: bytes) -> None:
 def _authenticate(engine: Any, request: zmtp.AuthRequest) -> list[Any]:
     """Ask ZAP about ``request``; return the Connection's events after the verdict."""
     socket = engine.socket
-    options = socket._options
+    options = socket.options
     peer = engine.peer_address or engine.endpoint
     mechanism = request.mechanism.decode()
     if not zap_handler_bound(socket.context):
@@ -144,7 +144,7 @@ def _authenticate(engine: Any, request: zmtp.AuthRequest) -> list[Any]:
     status = int(reply.status_code)
     log.warning("ZAP denied %s (%s): %s %s", peer, mechanism, status,
                 reply.status_text.decode("utf-8", "replace")[:100])
-    socket._emit(Event.HANDSHAKE_FAILED_AUTH, status, engine.endpoint)
+    socket.emit(Event.HANDSHAKE_FAILED_AUTH, status, engine.endpoint)
     engine.auth_refused = True
     if status == 300:
         _wait_for_hang_up(engine, None)  # until the handshake timer fires

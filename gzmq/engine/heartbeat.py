@@ -27,7 +27,7 @@ __all__ = ["Heartbeat"]
 class Heartbeat:
     def __init__(self, engine: "Engine") -> None:
         self.engine = engine
-        options = engine.socket._options
+        options = engine.socket.options
         self.interval = options.heartbeat_ivl / 1000.0
         timeout = options.heartbeat_timeout if options.heartbeat_timeout >= 0 \
             else options.heartbeat_ivl
@@ -38,7 +38,7 @@ class Heartbeat:
         self._ttl = 0.0
         self._next_ping = monotonic() + self.interval if self.interval > 0 else None
         self._rearm = Signal()  # wakes the greenlet to recompute its deadlines
-        self._spawn = engine.socket._lifecycle.spawn
+        self._spawn = engine.socket.lifecycle.spawn
         self._greenlet: gevent.Greenlet = self._spawn(self._run)
 
     def peer_ttl(self, ttl: float) -> None:

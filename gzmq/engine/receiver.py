@@ -64,12 +64,12 @@ class ConnectionReader:
         self.room = Signal()
         #: how many more messages the socket's pipe takes now; -1: no bound
         self._room_left = queue.room
-        self._wire_check = engine.socket._routing.wire_check
+        self._wire_check = engine.socket.routing.wire_check
         # only publishers take SUBSCRIBE/CANCEL; from anyone else they are dropped, so a
         # hostile peer cannot slip a non-message into a PULL's or ROUTER's queue
-        self._takes_subscriptions = type(engine.socket._routing).accepts_subscriptions
+        self._takes_subscriptions = type(engine.socket.routing).accepts_subscriptions
         # JOIN/LEAVE likewise: only a RADIO takes them (libzmq's radio session)
-        self._takes_groups = type(engine.socket._routing).accepts_groups
+        self._takes_groups = type(engine.socket.routing).accepts_groups
         raw = getattr(engine.stream, "_sock", engine.stream)
         self._recv_into = raw.recv_into
         self._wake = Signal()  # the engine's greenlet waits here

@@ -19,15 +19,18 @@ Engines, listeners and connectors talk to pipes only through a session.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..pipe import Pipe
+
+if TYPE_CHECKING:
+    from ..core import SocketCore
 
 __all__ = ["Session"]
 
 
 class Session:
-    def __init__(self, socket: Any, endpoint: str, *, connecting: bool) -> None:
+    def __init__(self, socket: "SocketCore", endpoint: str, *, connecting: bool) -> None:
         self.socket = socket
         self.endpoint = endpoint
         self.connecting = connecting
@@ -39,9 +42,9 @@ class Session:
         self.attached = False
         #: a handshake succeeded before: the next one is a reconnect
         self._connected_before = False
-        options = socket._options
+        options = socket.options
         #: attach the pipe now (queue before connected) unless ROUTER or IMMEDIATE
-        self.attach_early = (connecting and socket._routing.attach_on_connect
+        self.attach_early = (connecting and socket.routing.attach_on_connect
                              and not options.immediate)
         if connecting:
             self._make_pipe()
@@ -53,12 +56,12 @@ class Session:
                 self._attach()
 
     def _make_pipe(self) -> None:
-        self.pipe, self.engine_end = self.socket._lifecycle.new_pipe()
+        self.pipe, self.engine_end = self.socket.lifecycle.new_pipe()
         self.pipe.endpoint = self.endpoint
 
     def _attach(self) -> None:
         assert self.pipe is not None
-        self.attached = self.socket._lifecycle.attach(self.pipe)
+        self.attached = self.socket.lifecycle.attach(self.pipe)
 
     # --- what engines call ------------------------------------------------------------------
 
@@ -74,7 +77,7 @@ class Session:
             pipe.routing_id = bytes(properties.get("Identity", b""))
         engine_end.outbound.reopen_writing()  # after a reconnect: this peer sends again
         if self._connected_before:
-            self.socket._routing.hiccup(pipe)
+            self.socket.routing.hiccup(pipe)
         self._connected_before = True
         if not self.attached:
             # a refused peer (PAIR's second, ROUTER's duplicate identity) stays connected but
@@ -96,7 +99,7 @@ class Session:
 
     def _detach(self) -> None:
         assert self.pipe is not None
-        self.socket._lifecycle.detach(self.pipe)
+        self.socket.lifecycle.detach(self.pipe)
         self.attached = False
 
     # --- what the socket's endpoint handles call ----------------------------------------------

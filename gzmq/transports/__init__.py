@@ -55,11 +55,11 @@ def bind(socket: Any, url: str, mode: Optional[int] = None) -> str:
     if scheme in MULTICAST_TRANSPORTS:  # bind is connect for pgm/epgm (libzmq)
         return MULTICAST_TRANSPORTS[scheme].attach(socket, address, url)
     transport = STREAM_TRANSPORTS[scheme]
-    listening_socket, resolved, cleanup = transport.listen(address, socket._options, mode)
+    listening_socket, resolved, cleanup = transport.listen(address, socket.options, mode)
     listener = Listener(socket, listening_socket, resolved, transport, cleanup)
-    socket._endpoints.add_bound([url, resolved], listener)
+    socket.endpoints.add_bound([url, resolved], listener)
     listener.start()
-    socket._emit(Event.LISTENING, listening_socket.fileno(), resolved)
+    socket.emit(Event.LISTENING, listening_socket.fileno(), resolved)
     return resolved
 
 
@@ -72,9 +72,9 @@ def connect(socket: Any, url: str) -> str:
     if scheme in MULTICAST_TRANSPORTS:
         return MULTICAST_TRANSPORTS[scheme].attach(socket, address, url)
     transport = STREAM_TRANSPORTS[scheme]
-    target = transport.parse_connect_address(address, socket._options)
-    connector = Connector(socket, url, lambda: transport.dial(target, socket._options),
+    target = transport.parse_connect_address(address, socket.options)
+    connector = Connector(socket, url, lambda: transport.dial(target, socket.options),
                           transport.peer_address)
-    socket._endpoints.add_connected(url, connector)
+    socket.endpoints.add_connected(url, connector)
     connector.start()
     return url

@@ -71,7 +71,7 @@ class InprocLink:
         self.connecter = connecter
         self.binder: Any = None
         self.name = name
-        options = connecter._options
+        options = connecter.options
         self.connect_end, self.bind_end = pipe_pair(options.sndhwm, options.rcvhwm)
         self.connect_end.endpoint = self.bind_end.endpoint = f"inproc://{name}"
         # CONFLATE of either socket applies to what it receives and sends (libzmq's dbuffer)
@@ -84,14 +84,14 @@ class InprocLink:
             options.connect_routing_id = b""
         self._connect_attached = False
         self._left: set[int] = set()  # ids of the sockets that have stopped using the link
-        if connecter._routing.attach_on_connect and not options.immediate:
-            self._connect_attached = connecter._lifecycle.attach(self.connect_end)
-        connecter._lifecycle.peers.add(self)
+        if connecter.routing.attach_on_connect and not options.immediate:
+            self._connect_attached = connecter.lifecycle.attach(self.connect_end)
+        connecter.lifecycle.peers.add(self)
 
     def join(self, binder: Any) -> None:
         """The name is bound (now or earlier): finish wiring both ends."""
         self.binder = binder
-        c_opts, b_opts = self.connecter._options, binder._options
+        c_opts, b_opts = self.connecter.options, binder.options
         self.connect_end.outbound.hwm = _sum_hwm(c_opts.sndhwm, b_opts.rcvhwm)
         self.bind_end.outbound.hwm = _sum_hwm(b_opts.sndhwm, c_opts.rcvhwm)
         if b_opts.conflate:
@@ -99,11 +99,11 @@ class InprocLink:
         if not self.connect_end.routing_id:
             self.connect_end.routing_id = b_opts.routing_id
         self.connect_end.properties = {"Socket-Type": _type_name(binder)}
-        binder._lifecycle.peers.add(self)
-        binder._lifecycle.attach(self.bind_end)
+        binder.lifecycle.peers.add(self)
+        binder.lifecycle.attach(self.bind_end)
         if not self._connect_attached:
-            self._connect_attached = self.connecter._lifecycle.attach(self.connect_end)
-        self.connecter._wake_all()  # the mark just grew: a sender blocked at it may go on
+            self._connect_attached = self.connecter.lifecycle.attach(self.connect_end)
+        self.connecter.wake_all()  # the mark just grew: a sender blocked at it may go on
 
     def _leave(self, socket: Any) -> None:
         """``socket`` stops using the link: it writes no more and its peer drains then forgets."""
@@ -115,11 +115,11 @@ class InprocLink:
             else (self.bind_end, self.connect_end, self.connecter))
         mine.close_writing()
         mine.close_reading()
-        socket._lifecycle.peers.discard(self)
-        socket._lifecycle.detach(mine)
+        socket.lifecycle.peers.discard(self)
+        socket.lifecycle.detach(mine)
         if peer is not None and not peer.closed:
-            peer._lifecycle.peers.discard(self)
-            peer._lifecycle.detach(theirs)
+            peer.lifecycle.peers.discard(self)
+            peer.lifecycle.detach(theirs)
 
     def shutdown(self) -> None:
         """A socket at one end is closing (the lifecycle calls this for both ends)."""
@@ -139,7 +139,7 @@ class InprocLink:
 
 
 def _type_name(socket: Any) -> bytes:
-    return SOCKET_TYPE_NAMES[int(socket._type)].encode()
+    return SOCKET_TYPE_NAMES[int(socket.type)].encode()
 
 
 class _InprocBinding:
@@ -159,7 +159,7 @@ def bind(socket: Any, name: str) -> str:
     registry: InprocRegistry = socket.context._inproc
     waiting = registry.bind(name, socket)
     endpoint = f"inproc://{name}"
-    socket._endpoints.add_bound([endpoint], _InprocBinding(socket, name))
+    socket.endpoints.add_bound([endpoint], _InprocBinding(socket, name))
     for link in waiting:
         link.join(socket)
     return endpoint
@@ -169,7 +169,7 @@ def connect(socket: Any, name: str) -> str:
     registry: InprocRegistry = socket.context._inproc
     link = InprocLink(socket, name)
     endpoint = f"inproc://{name}"
-    socket._endpoints.add_connected(endpoint, link)
+    socket.endpoints.add_connected(endpoint, link)
     binder = registry.bound_socket(name)
     if binder is not None and not binder.closed:
         link.join(binder)

@@ -283,7 +283,7 @@ class Listener:
         self._gate = handshake_gate(socket)
 
     def start(self) -> None:
-        self._greenlet = self.socket._lifecycle.spawn(self._accept_loop)
+        self._greenlet = self.socket.lifecycle.spawn(self._accept_loop)
 
     def _accept_loop(self) -> None:
         delay = self.min_delay
@@ -295,7 +295,7 @@ class Listener:
             except OSError as error:
                 if self.listening.fileno() < 0:
                     return  # closed under us: unbind or socket close
-                self.socket._emit(Event.ACCEPT_FAILED, error.errno or 0, self.endpoint)
+                self.socket.emit(Event.ACCEPT_FAILED, error.errno or 0, self.endpoint)
                 gevent.sleep(delay)
                 delay = min(delay * 2, self.max_delay)
                 continue
@@ -309,18 +309,18 @@ class Listener:
 
     def _serve(self, stream: gsocket.socket) -> None:
         try:
-            self._configure(stream, self.socket._options)
+            self._configure(stream, self.socket.options)
             peer_address = self._peer_address(stream)
         except OSError:  # the peer hung up already: nothing to serve
             stream.close()
             return
         slot, release = self._gate.admit(source_key(peer_address), self.endpoint)
-        self.socket._emit(Event.ACCEPTED, stream.fileno(), self.endpoint)
+        self.socket.emit(Event.ACCEPTED, stream.fileno(), self.endpoint)
         session = Session(self.socket, self.endpoint, connecting=False)
         engine = Engine(self.socket, stream, peer_address, session)
         engine.on_handshake_done = release
         self._engines.add(engine)
-        greenlet = self.socket._lifecycle.spawn(engine.run)
+        greenlet = self.socket.lifecycle.spawn(engine.run)
         greenlet.link(lambda _, engine=engine: self._engine_ended(engine, release))
         slot.evict = lambda: self._evict(engine, greenlet)
 
@@ -345,8 +345,8 @@ class Listener:
             pass
         engine.close()  # frees the fd now; the engine ends without reporting anything
         greenlet.kill(block=False)  # even if it waits on something else (a ZAP reply)
-        self.socket._emit(Event.ACCEPT_FAILED, errno.EAGAIN, self.endpoint)
-        self.socket._emit(Event.DISCONNECTED, engine.fd, self.endpoint)
+        self.socket.emit(Event.ACCEPT_FAILED, errno.EAGAIN, self.endpoint)
+        self.socket.emit(Event.DISCONNECTED, engine.fd, self.endpoint)
 
     def _stop_listening(self) -> None:
         if self._greenlet is not None:
@@ -357,7 +357,7 @@ class Listener:
         except OSError:
             fd = -1
         self._cleanup()
-        self.socket._emit(Event.CLOSED, fd, self.endpoint)
+        self.socket.emit(Event.CLOSED, fd, self.endpoint)
         if self.socket.closed:
             self._gate.socket_closed()
 
@@ -397,13 +397,13 @@ class Connector:
         self.waiting_to_redial = False
 
     def start(self) -> None:
-        self._greenlet = self.socket._lifecycle.spawn(self._run)
+        self._greenlet = self.socket.lifecycle.spawn(self._run)
 
     def _run(self) -> None:
         socket = self.socket
-        options = socket._options
+        options = socket.options
         attempt = 0
-        socket._emit(Event.CONNECT_DELAYED, 115, self.endpoint)  # EINPROGRESS
+        socket.emit(Event.CONNECT_DELAYED, 115, self.endpoint)  # EINPROGRESS
         while True:
             if self._stopping and not self.session.has_pending():
                 return
@@ -413,7 +413,7 @@ class Connector:
                 stream = None
             if stream is not None:
                 attempt = 0
-                socket._emit(Event.CONNECTED, stream.fileno(), self.endpoint)
+                socket.emit(Event.CONNECTED, stream.fileno(), self.endpoint)
                 engine = self._engine = Engine(socket, stream, self._peer_address(stream),
                                                self.session)
                 outcome = engine.run()
@@ -426,7 +426,7 @@ class Connector:
                 return
             delay = self._next_delay(attempt, options)
             attempt += 1
-            socket._emit(Event.CONNECT_RETRIED, int(delay * 1000), self.endpoint)
+            socket.emit(Event.CONNECT_RETRIED, int(delay * 1000), self.endpoint)
             self.waiting_to_redial = True
             try:
                 gevent.sleep(delay)

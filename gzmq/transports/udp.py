@@ -124,9 +124,9 @@ def _new_socket(family: int, options: Any) -> stdsocket.socket:
 
 def bind(socket: Any, address: str, url: str) -> str:
     """A DISH receives datagrams at ``address``; returns the endpoint, port resolved."""
-    if socket._type != SocketType.DISH:
+    if socket.type != SocketType.DISH:
         raise ZMQError(ENOCOMPATPROTO)
-    options = socket._options
+    options = socket.options
     interface, (host, port), family = parse_address(address, True, bool(options.ipv6))
     multicast = _is_multicast(host)
     sock = _new_socket(family, options)
@@ -151,16 +151,16 @@ def bind(socket: Any, address: str, url: str) -> str:
     bound_port = sock.getsockname()[1]
     resolved = f"udp://{address.rpartition(':')[0]}:{bound_port}"
     session = _Session(socket, resolved, sock, None)
-    socket._endpoints.add_bound([url, resolved], session)
+    socket.endpoints.add_bound([url, resolved], session)
     session.start(session.receive_loop)
     return resolved
 
 
 def connect(socket: Any, address: str, url: str) -> str:
     """A RADIO sends its messages as datagrams to ``address``."""
-    if socket._type != SocketType.RADIO:
+    if socket.type != SocketType.RADIO:
         raise ZMQError(ENOCOMPATPROTO)
-    options = socket._options
+    options = socket.options
     interface, target, family = parse_address(address, False, bool(options.ipv6))
     sock = _new_socket(family, options)
     try:
@@ -180,7 +180,7 @@ def connect(socket: Any, address: str, url: str) -> str:
         sock.close()
         raise ZMQError(error.errno or EINVAL, str(error)) from None
     session = _Session(socket, url, sock, target)
-    socket._endpoints.add_connected(url, session)
+    socket.endpoints.add_connected(url, session)
     session.start(session.send_loop)
     return url
 
@@ -203,7 +203,7 @@ class _Session:
         self.dropped = 0
 
     def start(self, loop: Any) -> None:
-        lifecycle = self.socket._lifecycle
+        lifecycle = self.socket.lifecycle
         socket_end, self.pipe = lifecycle.new_pipe()
         socket_end.endpoint = self.pipe.endpoint = self.endpoint
         self.pipe.attach_notifiers(on_readable=self, on_writable=self)
@@ -308,7 +308,7 @@ class _Session:
         socket_end, self.socket_end = self.socket_end, None
         if socket_end is not None:
             socket_end.close_writing()
-            self.socket._lifecycle.detach(socket_end)
+            self.socket.lifecycle.detach(socket_end)
 
     def close(self) -> None:
         """unbind()/disconnect(): stop now; what is queued is dropped."""

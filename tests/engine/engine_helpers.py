@@ -122,10 +122,10 @@ class FakeEngine:
         self.auth_refused = False
         self.last_received = 0.0
         self.emitted: list[tuple[Any, ...]] = []
-        self.socket = SimpleNamespace(
-            _routing=routing if routing is not None else FakeRouting(),
-            _options=SimpleNamespace(handshake_ivl=handshake_ivl),
-            _emit=lambda *event: self.emitted.append(event),
+        self.socket = SimpleNamespace(  # what of a SocketCore the receiver and handshake use
+            routing=routing if routing is not None else FakeRouting(),
+            options=SimpleNamespace(handshake_ivl=handshake_ivl),
+            emit=lambda *event: self.emitted.append(event),
             context=None)
         self.control: list[bytes] = []  # what send_control got (PONGs)
         self.ttls: list[float] = []  # what peer_ttl got

@@ -23,10 +23,10 @@ class FakeEngine:
     def __init__(self, ivl: int = 0, timeout: int = -1, ttl: int = 0) -> None:
         self.conn, _ = ready_pair()
         self.greenlets: list[gevent.Greenlet] = []
-        self.socket = SimpleNamespace(
-            _options=SimpleNamespace(heartbeat_ivl=ivl, heartbeat_timeout=timeout,
-                                     heartbeat_ttl=ttl),
-            _lifecycle=SimpleNamespace(spawn=self._spawn))
+        self.socket = SimpleNamespace(  # what of a SocketCore the heartbeat uses
+            options=SimpleNamespace(heartbeat_ivl=ivl, heartbeat_timeout=timeout,
+                                    heartbeat_ttl=ttl),
+            lifecycle=SimpleNamespace(spawn=self._spawn))
         self.last_received = monotonic()
         self.control: list[tuple[float, bytes]] = []
         self.closed_at: float = 0.0

@@ -16,7 +16,8 @@ PEER = {"Socket-Type": b"PULL", "Peer-Address": b"127.0.0.1:1"}
 
 
 def session_on(socket: Any, connecting: bool = True) -> Session:
-    return Session(socket, "tcp://127.0.0.1:1", connecting=connecting)
+    """A session as a connector or listener of ``socket`` makes it (on the socket's core)."""
+    return Session(socket._core, "tcp://127.0.0.1:1", connecting=connecting)
 
 
 def routed(socket: Any, session: Session) -> bool:
