@@ -97,7 +97,3 @@ __all__ = [
     "get_includes", "get_library_dirs", "curve_keypair", "curve_public", "Stopwatch",
     "SyncContext", "SyncSocket",
 ] + list(constants.__all__)
-
-
-def __getattr__(name: str) -> Any:
-    raise AttributeError(f"module 'gzmq' has no attribute {name!r}")
