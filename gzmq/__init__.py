@@ -96,4 +96,5 @@ __all__ = [
     "PYZMQ_DRAFT_API", "constants", "error", "_FINISHED_TRACKER", "__version__",
     "get_includes", "get_library_dirs", "curve_keypair", "curve_public", "Stopwatch",
     "SyncContext", "SyncSocket",
-] + list(constants.__all__)
+]
+__all__ += constants.__all__  # (in this form mypy sees the re-exports too)

@@ -28,7 +28,7 @@ import random
 import weakref
 from time import monotonic
 from warnings import warn as _warn
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Literal, Optional, Sequence, Union, overload
 
 import gevent
 from greenlet import getcurrent
@@ -451,6 +451,23 @@ class Socket:
     # ----------------------------------------------------------------------------------------
     # sending
 
+    # pyzmq's stubs type send/recv by ``copy``: these overloads say the same (typing only)
+    @overload
+    def send(self, data: Frame, flags: int = 0, copy: bool = True, track: bool = False,
+             routing_id: Any = None, group: Any = None) -> Optional[MessageTracker]: ...
+    @overload
+    def send(self, data: Any, flags: int = 0, copy: Literal[True] = True, track: bool = False,
+             routing_id: Any = None, group: Any = None) -> None: ...
+    @overload
+    def send(self, data: Any, flags: int = 0, *, copy: Literal[False], track: bool = False,
+             routing_id: Any = None, group: Any = None) -> MessageTracker: ...
+    @overload
+    def send(self, data: Any, flags: int, copy: Literal[False], track: bool = False,
+             routing_id: Any = None, group: Any = None) -> MessageTracker: ...
+    @overload
+    def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False,
+             routing_id: Any = None, group: Any = None) -> Optional[MessageTracker]: ...
+
     def send(self, data: Any, flags: int = 0, copy: bool = True, track: bool = False,
              routing_id: Any = None, group: Any = None) -> Optional[MessageTracker]:
         """Send one frame; with SNDMORE it waits for the rest of the message.
@@ -622,6 +639,16 @@ class Socket:
     # ----------------------------------------------------------------------------------------
     # receiving
 
+    @overload
+    def recv(self, flags: int = 0, copy: Literal[True] = True, track: bool = False) -> bytes: ...
+    @overload
+    def recv(self, flags: int = 0, *, copy: Literal[False], track: bool = False) -> Frame: ...
+    @overload
+    def recv(self, flags: int, copy: Literal[False], track: bool = False) -> Frame: ...
+    @overload
+    def recv(self, flags: int = 0, copy: bool = True,
+             track: bool = False) -> Union[bytes, Frame]: ...
+
     def recv(self, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
         """Receive one frame (bytes, or a ``Frame`` with copy=False)."""
         if self._partial_in:
@@ -670,6 +697,19 @@ class Socket:
                 if not pop:
                     partials[current] = parts
         return parts
+
+    @overload
+    def recv_multipart(self, flags: int = 0, copy: Literal[True] = True,
+                       track: bool = False) -> list[bytes]: ...
+    @overload
+    def recv_multipart(self, flags: int = 0, *, copy: Literal[False],
+                       track: bool = False) -> list[Frame]: ...
+    @overload
+    def recv_multipart(self, flags: int, copy: Literal[False],
+                       track: bool = False) -> list[Frame]: ...
+    @overload
+    def recv_multipart(self, flags: int = 0, copy: bool = True,
+                       track: bool = False) -> Union[list[bytes], list[Frame]]: ...
 
     def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list[Any]:
         """Receive every (remaining) frame of one message."""
