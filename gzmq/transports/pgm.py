@@ -46,7 +46,7 @@ from ..pgm.receiver import Receiver
 from ..pgm.sender import Sender
 from ..pipe import Pipe, SubscriptionCommand
 
-__all__ = ["PgmTransport", "TRANSPORTS", "parse_endpoint", "loss_hook"]
+__all__ = ["PgmTransport", "TRANSPORTS", "parse_endpoint", "sessions", "loss_hook"]
 
 log = logging.getLogger("gzmq.pgm")
 
@@ -154,6 +154,11 @@ def _attach(socket: Any, udp: bool, address: str, url: str) -> str:
     socket._endpoints.add_connected(url, session)
     session.greenlets.append(lifecycle.spawn(session.run))
     return url
+
+
+def sessions(socket: Any) -> list["_Session"]:
+    """The pgm/epgm sessions of ``socket`` (statistics: ``.sender`` / ``.receiver`` counters)."""
+    return [h for h in socket._endpoints.handles() if isinstance(h, _Session)]
 
 
 def _multicast_options(sock: stdsocket.socket, nla: str, options: Any) -> None:

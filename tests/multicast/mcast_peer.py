@@ -53,9 +53,9 @@ if cfg.get("loss"):
         return False
     pgm_transport.loss_hook = hook
 def sessions():
-    """gzmq's pgm sessions of this socket (its endpoint handles), for their counters."""
-    for handles in sock._endpoints._connected.values():
-        yield from handles
+    """gzmq's pgm sessions of this socket, for their counters."""
+    from gzmq.transports import pgm
+    return pgm.sessions(sock)
 
 
 sizes = cfg.get("sizes", [100])

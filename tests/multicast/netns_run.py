@@ -38,10 +38,10 @@ def start(python, cfg, env):
 
 def last_json(proc, timeout):
     out, err = proc.communicate(timeout=timeout)
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    if not lines:
+    start = out.rfind('{"')  # the result line (possibly glued to an OpenPGM warning)
+    if start < 0:
         return {"error": "no result", "rc": proc.returncode, "stderr": err[-3000:]}
-    return json.loads(lines[-1])
+    return json.loads(out[start:].splitlines()[0])
 
 
 def main():
@@ -57,13 +57,18 @@ def main():
     subs = []
     for python, cfg in plan.get("subs", []):
         proc = start(python, cfg, env)
+        seen = []
         line = proc.stdout.readline()
-        while line and line.strip() != "READY":  # OpenPGM may print warnings first
+        # OpenPGM prints warnings on the same stdout through C stdio, whose buffer may be
+        # flushed in the middle of one of its lines: READY can come glued to its text
+        while line and not line.rstrip().endswith("READY"):
+            seen.append(line)
             line = proc.stdout.readline()
-        if line.strip() != "READY":
+        if not line:
             proc.kill()
             proc.wait()
             print(json.dumps({"error": "sub not ready", "rc": proc.returncode, "cfg": cfg,
+                              "stdout": "".join(seen)[-3000:],
                               "stderr": proc.stderr.read()[-3000:]}))
             return
         subs.append(proc)

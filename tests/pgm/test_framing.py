@@ -86,3 +86,12 @@ def test_hostile_payloads_never_raise_and_memory_follows_the_input(payloads: lis
         for message in decoder.feed(payload):
             assert limit < 0 or sum(map(len, message)) <= limit
         assert len(decoder._buf) <= fed
+
+
+def test_libzmqs_last_packet_of_a_batch_lets_a_late_joiner_in_at_its_end() -> None:
+    # libzmq's third packet of a batch ending with a 3000-byte message: no message starts in
+    # it, so its offset is its own length (0x04c3 = 1219), which is where the next one starts
+    last_of_batch = b"\x04\xc3" + b"B" * 1219
+    decoder = FrameDecoder()
+    assert decoder.feed(last_of_batch) == [] and decoder.joined
+    assert decoder.feed(b"\x00\x00\x04\x00new") == [[b"new"]]
