@@ -265,6 +265,13 @@ class Context:
                 lifecycle.bound_linger(linger)
         self.term()
 
+    def stats(self) -> dict[str, Any]:
+        """gzmq only: ``Socket.stats()`` summed over this context's open sockets (``events``
+        and ``dropped`` per key), plus ``sockets``, how many there are; no ``peers``."""
+        from .stats import sum_stats
+        return sum_stats(sock.stats() for sock in list(self._sockets)
+                         if not sock.closed and sock not in self._internal)
+
     def __enter__(self: T) -> T:
         return self
 

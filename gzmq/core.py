@@ -30,7 +30,8 @@ __all__ = ["SocketCore"]
 class SocketCore:
     __slots__ = ("context", "type", "options", "routing", "recv_signal", "send_signal",
                  "endpoints", "lifecycle", "closed", "background_error", "monitor",
-                 "monitor_events", "max_pending_handshakes", "__weakref__")
+                 "monitor_events", "max_pending_handshakes", "events_seen", "bytes_in",
+                 "bytes_out", "__weakref__")
 
     def __init__(self, context: Any, socket_type: SocketType, routing_class: type[Routing]) -> None:
         #: the Context (facade) the socket belongs to
@@ -52,10 +53,19 @@ class SocketCore:
         #: gzmq only: the bound on accepted connections still in their handshake (0 or None:
         #: none); the facade's ``max_pending_handshakes`` attribute
         self.max_pending_handshakes: Any = MAX_PENDING_HANDSHAKES
+        #: statistics (``Socket.stats()``, gzmq.stats): every event emitted so far, by kind
+        #: (counted whether or not a monitor listens), and the bytes of the tcp/ipc
+        #: connections that have ended (live ones count on their engine)
+        self.events_seen: dict[Event, int] = {}
+        self.bytes_in = 0
+        self.bytes_out = 0
 
     def emit(self, event: Event, value: int, endpoint: str) -> None:
         """Report ``event`` (with libzmq's value for it) to this socket's monitor, if it has
-        one that wants it. Never raises: a monitor must not break the connection it watches."""
+        one that wants it. Never raises: a monitor must not break the connection it watches.
+        Counted in ``events_seen`` either way (events are rare: this is no per-message cost)."""
+        seen = self.events_seen
+        seen[event] = seen.get(event, 0) + 1
         if self.monitor is not None:
             from .monitor import emit
             emit(self, event, value, endpoint)

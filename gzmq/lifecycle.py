@@ -86,6 +86,9 @@ class SocketLifecycle:
         self.group = Group()
         #: bind-side engines and inproc links that hold pipes, for shutting down on close
         self.peers: set[Any] = set()
+        #: the pipes the routing holds (the socket's ends), in attach order: ``Socket.stats()``
+        #: reports each one's queues
+        self.pipes: dict[Pipe, None] = {}
         #: the hub that runs this socket's greenlets (the thread it was made in)
         self.hub = gevent.get_hub()
         #: the greenlet that lets the group finish for LINGER ms after close()
@@ -119,10 +122,13 @@ class SocketLifecycle:
         the routing which pipe became readable or writable, then wake the socket's waiters."""
         core = self.core
         accepted = attach_pipe(core.routing, pipe, core.recv_signal, core.send_signal)
+        if accepted:
+            self.pipes[pipe] = None
         core.wake_all()
         return accepted
 
     def detach(self, pipe: Pipe) -> None:
+        self.pipes.pop(pipe, None)
         self.core.routing.detach(pipe)
         self.core.wake_all()
 

@@ -48,6 +48,7 @@ from .pipe import Pipe, Signal, pipe_pair
 from .poll import Poller
 from .routing import ROUTING
 from .routing.base import Addressed
+from .stats import SocketStats, count_of, socket_stats
 from .zmtp.radio import GROUP_MAX_LENGTH
 from . import lifecycle, transports
 
@@ -580,6 +581,7 @@ class Socket:
                 raise
             self._wait(lambda: send(msg, routing_id, group), self._send_signal,
                        self._options.sndtimeo)
+        next(self._send_count)  # (counted for stats())
         return result  # type: ignore[no-any-return]
 
     def send_multipart(self, msg_parts: Sequence[Any], flags: int = 0, copy: bool = True,
@@ -664,6 +666,7 @@ class Socket:
                 raise
             msg = self._wait(self._routing.recv_nowait, self._recv_signal,
                              self._options.rcvtimeo)
+            next(self._recv_count)  # (counted for stats(); the wait yielded already)
         else:
             if not next(self._recv_count) % YIELD_EVERY and not flags & _DONTWAIT:
                 gevent.sleep(0)  # a blocking recv that never waits still lets others run
@@ -729,7 +732,9 @@ class Socket:
         except Again:
             if flags & _DONTWAIT:
                 raise
-            return self._wait(recv_nowait, self._recv_signal, self._options.rcvtimeo)
+            msg = self._wait(recv_nowait, self._recv_signal, self._options.rcvtimeo)
+            next(self._recv_count)  # (counted for stats(); the wait yielded already)
+            return msg
         if not next(self._recv_count) % YIELD_EVERY and not flags & _DONTWAIT:
             gevent.sleep(0)  # a blocking recv that never waits still lets others run
         return msg
@@ -874,6 +879,13 @@ class Socket:
     def _emit(self, event: Event, value: int, endpoint: str) -> None:
         """Report ``event`` to this socket's monitor (``SocketCore.emit``)."""
         self._core.emit(event, value, endpoint)
+
+    def stats(self) -> SocketStats:
+        """gzmq only: this socket's statistics, cheap enough to be always on (a
+        ``gzmq.stats.SocketStats``, whose docstring says what each key means): peers connected
+        and handshakes in progress, succeeded and failed, messages and bytes in and out,
+        messages dropped by reason, and each peer's queues. Works on a closed socket too."""
+        return socket_stats(self._core, count_of(self._send_count), count_of(self._recv_count))
 
     # ----------------------------------------------------------------------------------------
     # closing

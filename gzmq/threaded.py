@@ -24,7 +24,7 @@ __all__ = ["ThreadedContext", "ThreadedSocket"]
 _FORWARDED = (
     "bind", "connect", "unbind", "disconnect", "close", "set", "get", "setsockopt",
     "getsockopt", "send", "send_multipart", "recv", "recv_multipart", "poll", "monitor",
-    "get_monitor_socket", "fileno", "join", "leave", "connect_peer",
+    "get_monitor_socket", "fileno", "join", "leave", "connect_peer", "stats",
 )
 
 
@@ -68,6 +68,9 @@ class ThreadedContext(Context):
 
     def socket(self, socket_type: int, socket_class: Any = None, **kwargs: Any) -> Socket:
         return self._io.call(super().socket, socket_type, socket_class, **kwargs)  # type: ignore[no-any-return]
+
+    def stats(self) -> dict[str, Any]:
+        return self._io.call(super().stats)  # type: ignore[no-any-return]
 
     def term(self) -> None:
         if self._closed:

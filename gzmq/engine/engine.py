@@ -258,9 +258,18 @@ class Engine:
         except OSError:
             pass
 
+    def traffic(self) -> tuple[int, int]:
+        """Bytes read and written since the handshake (``Socket.stats()``)."""
+        reader, writer = self._reader, self._writer
+        return (reader.bytes_in if reader is not None else 0,
+                writer.bytes_out if writer is not None else 0)
+
     def _finish(self, outcome: str) -> str:
         socket = self.socket
         socket.lifecycle.peers.discard(self)
+        bytes_in, bytes_out = self.traffic()  # the socket keeps the totals of ended engines
+        socket.bytes_in += bytes_in
+        socket.bytes_out += bytes_out
         if outcome != ConnectionOutcome.CLOSED:
             # libzmq reports every engine error, handshake failures included, but not the
             # connections its own socket closes

@@ -79,6 +79,8 @@ class ConnectionReader:
         #: a bad message met after the backlog: raised once the backlog is delivered
         self._backlog_error: Optional[BaseException] = None
         self._watcher: Any = None
+        #: bytes read since the handshake (one add per read; ``Socket.stats()``)
+        self.bytes_in = 0
 
     # --- the engine's greenlet ----------------------------------------------------------------
 
@@ -222,6 +224,7 @@ class ConnectionReader:
             return
         if not count:
             raise PeerClosed()
+        self.bytes_in += count
         self.engine.last_received = monotonic()
         try:
             if direct is not None:

@@ -69,6 +69,8 @@ class ConnectionWriter:
         self._raw_send = raw.send if raw is not None else None
         self.greenlet: Optional[gevent.Greenlet] = None
         self._spawn = spawn  # the socket's lifecycle group spawns every greenlet it owns
+        #: bytes written (one add per write; ``Socket.stats()``)
+        self.bytes_out = 0
 
     def _start_greenlet(self) -> None:
         """Hand the writing over to a greenlet (it may block). A running one needs no wake-up:
@@ -170,6 +172,7 @@ class ConnectionWriter:
             sent = 0
         except OSError:
             sent = 0  # the writer's sendall meets the same error and ends the connection
+        self.bytes_out += sent
         if sent < len(data):
             self.backlog = [memoryview(data)[sent:]]
             self._start_greenlet()
@@ -203,18 +206,25 @@ class ConnectionWriter:
         sendall = self.stream.sendall
         if len(chunks) == 1:
             sendall(chunks[0])
+            self.bytes_out += len(chunks[0])
             return
         small: list[Any] = []
         for chunk in chunks:
             if len(chunk) >= LARGE_CHUNK:
                 if small:
-                    sendall(b"".join(small))
+                    self._send_joined(small)
                     small = []
                 sendall(chunk)
+                self.bytes_out += len(chunk)
             else:
                 small.append(chunk)
         if small:
-            sendall(b"".join(small))
+            self._send_joined(small)
+
+    def _send_joined(self, chunks: list[Any]) -> None:
+        data = b"".join(chunks)
+        self.stream.sendall(data)
+        self.bytes_out += len(data)
 
 
 #: pipe items that become ZMTP commands, not messages

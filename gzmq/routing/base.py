@@ -13,7 +13,7 @@ the load balancer and the fair queue look only at pipes that are ready, not at e
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Mapping, Optional, Union
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional, Union
 
 from ..constants import ENOTSUP, SocketOption
 from ..error import ZMQError
@@ -77,6 +77,27 @@ class Routing:
 
     def __init__(self, options: Any) -> None:
         self.options = options
+        #: messages sent that libzmq's rules dropped, by reason (``Socket.stats()``): "hwm" (a
+        #: PUB/XPUB/RADIO subscriber's or a ROUTER peer's pipe was full), "unroutable" (ROUTER
+        #: without MANDATORY: no such peer), "peer-gone" (the peer left or stopped reading).
+        #: Counted on those slow paths only.
+        self.drops: dict[str, int] = {}
+
+    def count_drop(self, reason: str, count: int = 1) -> None:
+        drops = self.drops
+        drops[reason] = drops.get(reason, 0) + count
+
+    def count_refused(self, pipe: Pipe) -> None:
+        """``pipe`` refused a message (``try_put`` was False): a drop at its mark, or because
+        its peer stopped reading."""
+        self.count_drop("peer-gone" if pipe.outbound.read_closed else "hwm")
+
+    def send_to(self, pipes: Iterable[Pipe], msg: Any) -> None:
+        """Fan-out (PUB, XPUB, RADIO, XSUB upstream): a pipe that refuses ``msg`` misses it,
+        counted as a drop."""
+        for pipe in pipes:
+            if not pipe.outbound.try_put(msg):
+                self.count_refused(pipe)
 
     def attach(self, pipe: Pipe) -> bool:
         """A peer is ready. Return False to refuse it (PAIR's second peer)."""

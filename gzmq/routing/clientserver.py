@@ -146,6 +146,7 @@ class Server(SinglePartReceiving, Routing):
             raise ZMQError(EHOSTUNREACH)
         if not pipe.outbound.try_put(msg):
             if pipe.outbound.read_closed:
+                self.count_drop("peer-gone")
                 return  # the peer is going: libzmq's write fails and the message is dropped
             raise Again()
 

@@ -245,7 +245,8 @@ class FairQueue(_ActiveArray):
 
 
 class Distributor:
-    """Fan-out: the caller chooses the pipes; full pipes miss the message."""
+    """Fan-out: the pipes a message may go to (the caller chooses among them and sends with
+    ``Routing.send_to``: full pipes miss the message)."""
 
     __slots__ = ("_pipes",)
 
@@ -261,11 +262,6 @@ class Distributor:
 
     def detach(self, pipe: Pipe) -> None:
         self._pipes.pop(pipe, None)
-
-    @staticmethod
-    def send_to(pipes: Iterable[Pipe], msg: Any) -> None:
-        for pipe in pipes:
-            pipe.outbound.try_put(msg)  # a full pipe misses it
 
     @staticmethod
     def all_writable(pipes: Iterable[Pipe]) -> bool:

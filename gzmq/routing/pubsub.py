@@ -99,8 +99,9 @@ class XPub(Routing):
             targets = set(self._dist.pipes) - targets
         if options.xpub_nodrop and not Distributor.all_writable(targets):
             raise Again()
-        for pipe in targets:
-            pipe.outbound.try_put(msg)  # refused at its mark: it misses this one (PUB never blocks)
+        for pipe in targets:  # (Routing.send_to inlined: this is PUB's hot path)
+            if not pipe.outbound.try_put(msg):  # at its mark: it misses this one
+                self.count_refused(pipe)
 
     def recv_nowait(self) -> list[bytes]:
         self._read_upstream()
@@ -200,7 +201,7 @@ class XSub(Routing):
                 return
             self._send_to_all(msg)  # as data, exactly as the application wrote it
             return
-        Distributor.send_to(self._all, msg)
+        self.send_to(self._all, msg)
 
     def recv_nowait(self) -> list[bytes]:
         msg: list[bytes] = self._fq.recv()

@@ -115,7 +115,7 @@ class Radio(Routing):
         targets.extend(pipe for pipe in self._everything if pipe not in targets)
         if self.options.xpub_nodrop and not Distributor.all_writable(targets):
             raise Again()
-        Distributor.send_to(targets, [group, msg[0]])
+        self.send_to(targets, [group, msg[0]])  # a pipe at its mark misses this one
 
     @property
     def readable(self) -> bool:
@@ -190,6 +190,7 @@ class Dish(Routing):
 
     def _drop(self, item: Any) -> None:
         self.dropped += 1
+        self.count_drop("malformed")
         if self.dropped == 1 or not self.dropped % 1000:
             _security_log.warning(
                 "DISH dropped %d message(s) that were not [group <= %d bytes, body], the "

@@ -213,8 +213,10 @@ class Rep(Routing):
         if not self._sending_reply:
             raise ZMQError(EFSM)
         pipe = self._replying_to
-        if pipe is not None and not pipe.detached:
-            pipe.outbound.try_put(self._envelope + msg)
+        if pipe is None or pipe.detached:
+            self.count_drop("peer-gone")
+        elif not pipe.outbound.try_put(self._envelope + msg):
+            self.count_refused(pipe)
         # refused (or no pipe): the requester is gone or not reading; libzmq drops the reply
         self._sending_reply = False
         self._replying_to = None
@@ -272,11 +274,14 @@ class Router(Routing):
         if pipe is None:
             if self.options.router_mandatory:
                 raise ZMQError(EHOSTUNREACH)
+            self.count_drop("unroutable")
             return
         if len(msg) == 1:
             return  # a routing id and no body: nothing to send
-        if not pipe.outbound.try_put(msg[1:]) and self.options.router_mandatory:
-            raise Again()  # full (without MANDATORY the message is dropped)
+        if not pipe.outbound.try_put(msg[1:]):
+            if self.options.router_mandatory:
+                raise Again()
+            self.count_refused(pipe)  # full (without MANDATORY the message is dropped)
 
     def recv_nowait(self) -> list[bytes]:
         msg: list[bytes] = self._fq.recv()
