@@ -99,24 +99,29 @@ class Signal:
     Same-hub only: waking a greenlet of another thread's hub needs an async watcher instead.
     """
 
-    __slots__ = ("_event", "_watchers")
+    __slots__ = ("_event", "_watchers", "watched")
 
     def __init__(self) -> None:
         self._event: Optional[Event] = None
         #: callbacks run on every notify (pollers, the emulated ZMQ_FD)
         self._watchers: Optional[list[Callable[[], None]]] = None
+        #: someone would hear a notify now (a waiting greenlet or a watcher): a caller on a
+        #: hot path may test this plain attribute and skip the call when nobody listens
+        self.watched = False
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Block the current greenlet until the next notify; False if ``timeout`` expired."""
         event = self._event
         if event is None:
             event = self._event = Event()
+            self.watched = True
         return bool(event.wait(timeout))
 
     def notify(self) -> None:
         event = self._event
         if event is not None:
             self._event = None
+            self.watched = bool(self._watchers)
             event.set()
         if self._watchers:
             for watcher in tuple(self._watchers):
@@ -126,10 +131,12 @@ class Signal:
         if self._watchers is None:
             self._watchers = []
         self._watchers.append(callback)
+        self.watched = True
 
     def remove_watcher(self, callback: Callable[[], None]) -> None:
         if self._watchers and callback in self._watchers:
             self._watchers.remove(callback)
+            self.watched = bool(self._watchers) or self._event is not None
 
 
 class PipeActivation:

@@ -142,8 +142,9 @@ class Req(Dealer):
         self.last_pipe = self._reply_pipe
         self._awaiting_reply = False
         self._reply_pipe = None
-        if self.send_signal is not None:
-            self.send_signal.notify()  # writable again
+        signal = self.send_signal
+        if signal is not None and signal.watched:
+            signal.notify()  # writable again
         return reply if reply else [b""]
 
     def attach(self, pipe: Pipe) -> bool:
@@ -204,8 +205,9 @@ class Rep(Routing):
             self._envelope = msg[: index + 1]
             self._replying_to = self.last_pipe = pipe
             self._sending_reply = True
-            if self.send_signal is not None:
-                self.send_signal.notify()  # writable now: a reply is owed
+            signal = self.send_signal
+            if signal is not None and signal.watched:
+                signal.notify()  # writable now: a reply is owed
             body = msg[index + 1:]
             return body if body else [b""]
 
@@ -221,8 +223,9 @@ class Rep(Routing):
         self._sending_reply = False
         self._replying_to = None
         self._envelope = []
-        if self.recv_signal is not None and self._fq.readable:
-            self.recv_signal.notify()  # a request that waited for this reply is readable now
+        signal = self.recv_signal
+        if signal is not None and signal.watched and self._fq.readable:
+            signal.notify()  # a request that waited for this reply is readable now
 
     @property
     def readable(self) -> bool:
