@@ -271,6 +271,65 @@ def test_monitor_handshake_failure_and_timeouts():
     assert run("monitor", "tcp://127.0.0.1:1", "--type", "nonsense").returncode == 2
 
 
+STATS_LINE = (r"^\d+\.\d{3} STATS peers=(\d+) handshaking=\d+ failed=(\d+) msgs in=\d+ "
+              r"out=\d+ bytes in=\d+ out=\d+ queued in=\d+ out=\d+ dropped=\d+$")
+
+
+def test_monitor_prints_a_stats_line_on_stderr():
+    rep = Server("rep", "--bind", "tcp://127.0.0.1:*", "--echo", stdin=None)
+    try:
+        seen = run("monitor", rep.endpoint, "--type", "req", "--count", "3", "--timeout", "10",
+                   "--stats-interval", "0.05")
+        quiet = run("monitor", rep.endpoint, "--type", "req", "--count", "3", "--timeout", "10",
+                    "--no-stats")
+    finally:
+        rep.kill()
+    assert seen.returncode == 0, seen.stderr
+    assert len(seen.stdout.splitlines()) == 3  # stdout: the events only
+    stats = [re.match(STATS_LINE, line) for line in seen.stderr.splitlines()]
+    assert stats and all(stats), seen.stderr
+    assert stats[-1].group(1) == "1"  # the last line, after HANDSHAKE_SUCCEEDED: one peer
+    assert quiet.returncode == 0 and "STATS" not in quiet.stderr
+
+
+def test_monitor_stats_every_interval_and_on_a_terminal():
+    # nobody there: a line per interval (not a terminal) until the timeout
+    idle = run("monitor", "tcp://127.0.0.1:1", "--events", "HANDSHAKE_SUCCEEDED",
+               "--timeout", "0.6", "--stats-interval", "0.1")
+    assert idle.returncode == 3
+    lines = [line for line in idle.stderr.splitlines() if " STATS " in line]
+    assert len(lines) >= 4 and all(re.match(STATS_LINE, line) for line in lines), idle.stderr
+    # on a terminal the line is redrawn in place: carriage returns, one final newline
+    import pty
+    master, slave = pty.openpty()
+    try:
+        proc = gevent.subprocess.Popen(
+            [*GZMQ, "monitor", "tcp://127.0.0.1:1", "--events", "HANDSHAKE_SUCCEEDED",
+             "--timeout", "0.5", "--stats-interval", "0.1"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=ENV, cwd=REPO)
+        os.close(slave)
+        slave = -1
+        proc.communicate(timeout=LIMIT)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child's end is closed and everything was read
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    text = output.decode()
+    assert proc.returncode == 3, text
+    assert text.count("\r\x1b[K") >= 3, repr(text)
+    redrawn = text.split("gzmq monitor:")[0].rstrip("\r\n").split("\r\x1b[K")
+    assert all(re.match(STATS_LINE, line.strip()) for line in redrawn if line.strip()), repr(text)
+
+
 def test_bench_builtin_and_perf_tools():
     builtin = run("bench", "--builtin", "--count", "500", "--size", "16")
     assert builtin.returncode == 0, builtin.stderr
