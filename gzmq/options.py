@@ -163,6 +163,18 @@ def _set_curve_serverkey(options: Options, value: bytes) -> None:
     options.as_server = 0
 
 
+def _set_xpub_verbose(options: Options, value: int) -> None:
+    options.xpub_verboser = 0  # libzmq: VERBOSE reports subscriptions only, from now on
+
+
+def _set_xpub_verboser(options: Options, value: int) -> None:
+    options.xpub_verbose = value  # libzmq: VERBOSER is VERBOSE plus the unsubscriptions
+
+
+def _set_xpub_manual_last_value(options: Options, value: int) -> None:
+    options.xpub_manual = value  # libzmq: it is XPUB_MANUAL plus "send to that pipe only"
+
+
 def _read_plain_server(options: Options) -> int:
     return options.as_server if options.mechanism == PLAIN else 0
 
@@ -192,6 +204,8 @@ _XSUB_LIKE = frozenset({T.XSUB, T.SUB})
 #: the booleans libzmq checks strictly take only 0 or 1; the others (``minimum=0``) read any
 #: non-negative value as true
 _BOOLEAN = frozenset({0, 1})
+#: ROUTER_NOTIFY: 0, NOTIFY_CONNECT (1), NOTIFY_DISCONNECT (2) or both
+_NOTIFY = frozenset({0, 1, 2, 3})
 #: strings that travel in one-byte-length fields (ZAP, the routing id a peer is given)
 _SHORT = (0, 255)
 
@@ -228,7 +242,7 @@ class Options(metaclass=_OptionTable):
     tcp_keepalive_intvl:      int   = row(O.TCP_KEEPALIVE_INTVL, -1, minimum=-1)
     immediate:                int   = row(O.IMMEDIATE, 0, choices=_BOOLEAN)
     xpub_verbose:             int   = row(O.XPUB_VERBOSE, 0, access=WRITE_ONLY, minimum=0,
-                                          only=_XPUB_LIKE)
+                                          only=_XPUB_LIKE, after=_set_xpub_verbose)
     router_raw:               int   = row(O.ROUTER_RAW, 0, access=WRITE_ONLY, minimum=0,
                                           only=_ROUTER_LIKE)
     ipv6:                     int   = row(O.IPV6, 0, choices=_BOOLEAN, after=_set_ipv6)
@@ -274,7 +288,7 @@ class Options(metaclass=_OptionTable):
     heartbeat_ttl:            int   = row(O.HEARTBEAT_TTL, 0, minimum=0)
     heartbeat_timeout:        int   = row(O.HEARTBEAT_TIMEOUT, -1, minimum=-1)
     xpub_verboser:            int   = row(O.XPUB_VERBOSER, 0, access=WRITE_ONLY, minimum=0,
-                                          only=_XPUB_LIKE)
+                                          only=_XPUB_LIKE, after=_set_xpub_verboser)
     connect_timeout:          int   = row(O.CONNECT_TIMEOUT, 0, minimum=0)
     tcp_maxrt:                int   = row(O.TCP_MAXRT, 0)
     thread_safe:              int   = row(O.THREAD_SAFE, 0, access=READ_ONLY)
@@ -286,9 +300,10 @@ class Options(metaclass=_OptionTable):
     metadata:                 bytes = row(O.METADATA, b"", access=WRITE_ONLY)
     multicast_loop:           int   = row(O.MULTICAST_LOOP, 1)
     router_notify:            int   = row(O.ROUTER_NOTIFY, 0, access=WRITE_ONLY,
-                                          only=_ROUTER_LIKE)
+                                          choices=_NOTIFY, only=_ROUTER_LIKE)
     xpub_manual_last_value:   int   = row(O.XPUB_MANUAL_LAST_VALUE, 0, access=WRITE_ONLY,
-                                          only=_XPUB_LIKE)
+                                          minimum=0, only=_XPUB_LIKE,
+                                          after=_set_xpub_manual_last_value)
     socks_username:           bytes = row(O.SOCKS_USERNAME, b"")
     socks_password:           bytes = row(O.SOCKS_PASSWORD, b"")
     in_batch_size:            int   = row(O.IN_BATCH_SIZE, 8192, access=WRITE_ONLY)
@@ -301,8 +316,6 @@ class Options(metaclass=_OptionTable):
     priority:                 int   = row(O.PRIORITY, 0, access=WRITE_ONLY)
     busy_poll:                int   = row(O.BUSY_POLL, 0, access=WRITE_ONLY)
     hiccup_msg:               bytes = row(O.HICCUP_MSG, b"", access=WRITE_ONLY)
-    xsub_verbose_unsubscribe: int   = row(O.XSUB_VERBOSE_UNSUBSCRIBE, 0, access=WRITE_ONLY,
-                                          only=_XSUB_LIKE)
 
     _rows: ClassVar[dict[SocketOption, Row]]  # set by _OptionTable: the rows above
 

@@ -12,6 +12,12 @@
   activated by their pipes), so a publish does not look at every subscriber. Subscriptions from
   the network count against RCVHWM, as in libzmq: a subscriber flooding an idle publisher is
   held back by TCP, not by our memory.
+- XPUB's options are libzmq's (xpub.cpp): XPUB_VERBOSE reports every subscription,
+  XPUB_VERBOSER every unsubscription too; XPUB_MANUAL reports every (un)subscription and
+  applies none: the application's ``subscribe``/``unsubscribe`` on the XPUB apply to the peer
+  whose (un)subscription it read last (XPUB_MANUAL_LAST_VALUE: and the next send goes to that
+  peer only); XPUB_WELCOME_MSG goes to each new subscriber; ONLY_FIRST_SUBSCRIBE reads the
+  frames of a multipart message as (un)subscriptions only after a first one.
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Optional
 
-from ..constants import SocketOption
-from ..error import Again
+from ..constants import EINVAL, SocketOption
+from ..error import Again, ZMQError
 from ..pipe import Pipe, SubscriptionCommand
 from .base import Routing
 from .primitives import Distributor, FairQueue, Subscriptions
@@ -49,7 +55,12 @@ class XPub(Routing):
         self._dist = Distributor()
         self._upstream = FairQueue()
         self._subscriptions: Subscriptions[Pipe] = Subscriptions()
-        self._for_application: deque[list[bytes]] = deque()
+        #: what recv hands out, each with the pipe a (un)subscription came from (XPUB_MANUAL)
+        self._for_application: deque[tuple[list[bytes], Optional[Pipe]]] = deque()
+        #: XPUB_MANUAL: what each peer asked for (the application decides what it gets), and
+        #: the pipe of the last (un)subscription received, which ``subscribe`` applies to
+        self._requested: Subscriptions[Pipe] = Subscriptions()
+        self._last_pipe: Optional[Pipe] = None
         # a subscriber pipe that receives something is activated in the fair queue: the next
         # send, recv or poll reads it (and only it)
         self.read_activated = self._upstream.activated
@@ -65,9 +76,23 @@ class XPub(Routing):
     def detach(self, pipe: Pipe) -> None:
         self._dist.detach(pipe)
         self._upstream.detach(pipe)
-        for topic in self._subscriptions.remove_pipe(pipe):
-            if self.delivers_upstream:
-                self._for_application.append([b"\x00" + topic])
+        if self._last_pipe is pipe:
+            self._last_pipe = None
+        # libzmq tells the application of the topics nobody wants any more; with XPUB_VERBOSER
+        # of every topic the peer had; with XPUB_MANUAL of every topic the peer had asked for
+        requested = self._requested.topics(pipe)
+        if self.options.xpub_manual or requested:
+            lost = requested
+            for topic in requested:
+                self._requested.remove(pipe, topic)
+            self._subscriptions.remove_pipe(pipe)
+        elif self.options.xpub_verboser:
+            lost = self._subscriptions.topics(pipe)
+            self._subscriptions.remove_pipe(pipe)
+        else:
+            lost = self._subscriptions.remove_pipe(pipe)
+        if self.delivers_upstream:
+            self._for_application.extend(([b"\x00" + topic], None) for topic in lost)
 
     def _read_upstream(self) -> None:
         upstream = self._upstream
@@ -76,25 +101,81 @@ class XPub(Routing):
         while upstream.readable:
             item = upstream.recv()
             pipe: Pipe = upstream.last_pipe  # type: ignore[assignment]  # set by recv()
-            subscription = parse_subscription(item)
-            if subscription is None:
-                if self.delivers_upstream:
-                    self._for_application.append(item)
-                continue
-            subscribe, topic = subscription
-            if subscribe:
-                report = self._subscriptions.add(pipe, topic) or self.options.xpub_verbose \
-                    or self.options.xpub_verboser
+            if type(item) is SubscriptionCommand:
+                self._subscription(pipe, item.subscribe, item.topic, [])
+            elif len(item) == 1:
+                subscription = parse_subscription(item)
+                if subscription is not None:
+                    self._subscription(pipe, *subscription, [])
+                elif self.delivers_upstream:
+                    self._for_application.append((item, None))
             else:
-                report = self._subscriptions.remove(pipe, topic) or self.options.xpub_verboser
-            if report and self.delivers_upstream:
-                self._for_application.append([(b"\x01" if subscribe else b"\x00") + topic])
+                self._multipart(pipe, item)
+
+    def _multipart(self, pipe: Pipe, item: list[bytes]) -> None:
+        """As libzmq 4.3.5 reads a multipart message frame by frame: each frame that looks
+        like an (un)subscription is one (with ONLY_FIRST_SUBSCRIBE: only if the first frame
+        is one), the others are data; a reported subscription ends the data before it in one
+        message, as libzmq pushes it without the MORE flag. (Data left at the end with no
+        report after it is a message of its own; libzmq would glue it to the next one.)"""
+        frames: list[bytes] = []
+        parse = not self.options.only_first_subscribe or parse_subscription(item) is not None
+        for frame in item:
+            if parse and frame and frame[0] <= 1:
+                self._subscription(pipe, frame[0] == 1, bytes(frame[1:]), frames)
+                frames = []
+            else:
+                frames.append(frame)
+        if frames and self.delivers_upstream:
+            self._for_application.append((frames, None))
+
+    def _subscription(self, pipe: Pipe, subscribe: bool, topic: bytes,
+                      before: list[bytes]) -> None:
+        """Apply one (un)subscription (XPUB_MANUAL: only note it) and report it, after the
+        data frames ``before`` it, if the options say so."""
+        options = self.options
+        if options.xpub_manual:  # the application decides (``subscribe`` after its recv)
+            if subscribe:
+                self._requested.add(pipe, topic)
+            else:
+                self._requested.remove(pipe, topic)
+            report = True
+        elif subscribe:
+            report = self._subscriptions.add(pipe, topic) or options.xpub_verbose
+        else:
+            report = self._subscriptions.remove(pipe, topic) or options.xpub_verboser
+        if not self.delivers_upstream:
+            return
+        if report:
+            before = before + [(b"\x01" if subscribe else b"\x00") + topic]
+        if before:
+            self._for_application.append((before, pipe if report else None))
+
+    # --- XPUB_MANUAL: the application subscribes the peer it last heard from ------------------
+
+    def subscribe(self, topic: bytes) -> None:
+        if not self.options.xpub_manual:
+            raise ZMQError(EINVAL)  # libzmq: SUBSCRIBE is an XPUB option only in manual mode
+        if self._last_pipe is not None:
+            self._subscriptions.add(self._last_pipe, topic)
+
+    def unsubscribe(self, topic: bytes) -> None:
+        if not self.options.xpub_manual:
+            raise ZMQError(EINVAL)
+        if self._last_pipe is not None:
+            self._subscriptions.remove(self._last_pipe, topic)
 
     def send_nowait(self, msg: list[bytes]) -> None:
         if self._upstream.active:
             self._read_upstream()
         options = self.options
         targets = self._subscriptions.match(msg[0])
+        if self._last_pipe is not None and options.xpub_manual_last_value \
+                and options.xpub_manual:
+            # XPUB_MANUAL_LAST_VALUE: the first send after a subscription was read goes to
+            # that subscriber only (its "last value")
+            targets &= {self._last_pipe}
+            self._last_pipe = None
         if options.invert_matching:
             targets = set(self._dist.pipes) - targets
         if options.xpub_nodrop and not Distributor.all_writable(targets):
@@ -106,9 +187,12 @@ class XPub(Routing):
     def recv_nowait(self) -> list[bytes]:
         self._read_upstream()
         try:
-            return self._for_application.popleft()
+            msg, pipe = self._for_application.popleft()
         except IndexError:
             raise Again() from None
+        if self.options.xpub_manual:
+            self._last_pipe = pipe if pipe is not None and not pipe.detached else None
+        return msg
 
     @property
     def readable(self) -> bool:

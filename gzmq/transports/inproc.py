@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..constants import EADDRINUSE, SOCKET_TYPE_NAMES
+from ..engine.session import disconnect_message, hello_message
 from ..error import ZMQError
 from ..pipe import pipe_pair
 
@@ -99,6 +100,10 @@ class InprocLink:
         if not self.connect_end.routing_id:
             self.connect_end.routing_id = b_opts.routing_id
         self.connect_end.properties = {"Socket-Type": _type_name(binder)}
+        for sender, end in ((self.connecter, self.connect_end), (binder, self.bind_end)):
+            hello = hello_message(sender)
+            if hello is not None:  # before whatever the connecter queued already
+                end.outbound.rewrite(lambda queued, first=hello: [first] + queued)
         binder.lifecycle.peers.add(self)
         binder.lifecycle.attach(self.bind_end)
         if not self._connect_attached:
@@ -113,6 +118,9 @@ class InprocLink:
         mine, theirs, peer = (
             (self.connect_end, self.bind_end, self.binder) if socket is self.connecter
             else (self.bind_end, self.connect_end, self.connecter))
+        goodbye = disconnect_message(peer) if peer is self.binder and peer is not None else None
+        if goodbye is not None and not peer.closed:
+            mine.outbound.force_put(goodbye)  # the binder hears it from this pipe
         mine.close_writing()
         mine.close_reading()
         socket.lifecycle.peers.discard(self)
