@@ -29,7 +29,7 @@ OPTIONS = {"RATE": 100000, "RECOVERY_IVL": 10000}
 def side(lib: str, role: str, count: int, **extra: object) -> list[object]:
     cfg = {"lib": lib, "role": role, "endpoint": ENDPOINT, "count": count, "sizes": [1024],
            "options": dict(OPTIONS, **({"SNDHWM": 0} if role == "pub" else {})),
-           "linger": 3.0, "deadline": 60}
+           "linger": 60, "deadline": 60}
     cfg.update(extra)
     return [sys.executable if lib == "gzmq" else ORACLE, cfg]
 

@@ -14,9 +14,11 @@ with ``"lib": "gzmq"``, Debian's /usr/bin/python3 (libzmq with OpenPGM) with ``"
 
 The sub prints ``READY`` once connected, then one JSON line: messages received, the first
 number, whether they came in order without a gap, whether every body was intact, and the time
-from first to last message. The pub prints ``{"sent": n, "seconds": t}`` after sending.
+from first to last message. The pub prints ``{"sent": n, "seconds": t}`` once its stdin closes (the subscribers are
+done) or after ``linger`` seconds, serving NAKs meanwhile.
 """
 import json
+import os
 import sys
 import time
 
@@ -127,7 +129,17 @@ else:
             sleep(0.001)
     sent_at = time.monotonic() - t0
     result = {"sent": count, "seconds": sent_at}
-    sleep(cfg.get("linger", 2.0))  # serve NAKs before going away
+    # serve NAKs before going away: until the test says the subscribers are done (it closes
+    # our stdin), at most "linger" seconds
+    if cfg["lib"] == "gzmq":
+        from gevent.select import select
+    else:
+        from select import select
+    deadline = time.monotonic() + cfg.get("linger", 2.0)
+    while time.monotonic() < deadline:
+        if select([sys.stdin], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            if not os.read(sys.stdin.fileno(), 4096):
+                break
     if cfg["lib"] == "gzmq":
         for session in sessions():
             sender = session.sender

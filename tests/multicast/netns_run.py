@@ -32,8 +32,8 @@ def setup():
 
 
 def start(python, cfg, env):
-    return subprocess.Popen([python, PEER, json.dumps(cfg)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen([python, PEER, json.dumps(cfg)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def last_json(proc, timeout):
@@ -86,10 +86,12 @@ def main():
     python, cfg = plan["pub"]
     pub = start(python, cfg, env)
     timeout = plan.get("timeout", 60)
-    result = {"pub": last_json(pub, timeout), "subs": [last_json(p, timeout) for p in subs]}
+    results = [last_json(p, timeout) for p in subs]
     for thread, box in late:
         thread.join()
-        result["subs"].append(last_json(box["proc"], timeout))
+        results.append(last_json(box["proc"], timeout))
+    # the subscribers are done: the publisher may stop serving repairs (closing its stdin)
+    result = {"pub": last_json(pub, timeout), "subs": results}
     if capture is not None:
         capture.terminate()
         capture.wait()

@@ -17,8 +17,10 @@ FAST = {"RATE": 100000, "RECOVERY_IVL": 10000}  # 100 Mbit/s
 
 
 def side(lab: Any, lib: str, role: str, endpoint: str, count: int, **extra: Any) -> list[Any]:
+    # a publisher serves repairs until the subscribers are done (at most "linger" seconds)
     cfg = {"lib": lib, "role": role, "endpoint": endpoint, "count": count, "sizes": SIZES,
-           "options": dict(FAST, **({"SNDHWM": 0} if role == "pub" else {}))}
+           "options": dict(FAST, **({"SNDHWM": 0} if role == "pub" else {})), "linger": 40,
+           "deadline": 40}
     cfg.update(extra)
     return [lab.gzmq if lib == "gzmq" else lab.oracle, cfg]
 
@@ -40,8 +42,7 @@ def test_gzmq_publishes_libzmq_subscribes(multicast_lab: Any, endpoint: str, cou
 @pytest.mark.parametrize("endpoint,count", [(EPGM, 10000), (PGM, 3000)], ids=["epgm", "pgm"])
 def test_libzmq_publishes_gzmq_subscribes(multicast_lab: Any, endpoint: str, count: int) -> None:
     outcome = multicast_lab.run({"subs": [side(multicast_lab, "gzmq", "sub", endpoint, count)],
-                                 "pub": side(multicast_lab, "zmq", "pub", endpoint, count,
-                                             linger=4.0)})
+                                 "pub": side(multicast_lab, "zmq", "pub", endpoint, count)})
     check_all(outcome["subs"][0], count)
 
 
@@ -67,7 +68,7 @@ def test_gzmq_repairs_from_libzmq_after_5_percent_loss(multicast_lab: Any) -> No
     count = 10000
     outcome = multicast_lab.run({
         "subs": [side(multicast_lab, "gzmq", "sub", EPGM, count, loss=0.05)],
-        "pub": side(multicast_lab, "zmq", "pub", EPGM, count, linger=4.0)})
+        "pub": side(multicast_lab, "zmq", "pub", EPGM, count)})
     sub = outcome["subs"][0]
     check_all(sub, count)
     assert sub["dropped"] > 0 and sub["naks"] > 0 and sub["repaired"] >= sub["dropped"] * 0.9
@@ -84,7 +85,7 @@ def test_a_late_joiner_starts_at_a_message_boundary(multicast_lab: Any, publishe
     packets included) and its first message is whole, later ones in order."""
     count = 4000
     sizes = [10, 3000, 100, 1000]  # ~1.7 s of data at 20 Mbit/s
-    pub = side(multicast_lab, publisher, "pub", EPGM, count, linger=3.0, sizes=sizes,
+    pub = side(multicast_lab, publisher, "pub", EPGM, count, sizes=sizes,
                options={"RATE": 20000, "SNDHWM": 0})
     sub = side(multicast_lab, late, "sub", EPGM, count, deadline=10, stop_at=count - 1,
                sizes=sizes)
