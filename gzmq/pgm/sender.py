@@ -15,7 +15,7 @@ What it does, after OpenPGM's source as libzmq configures it (pgm_socket.cpp):
 - **SPMs** announce the window (trail, lead) and our NLA, which receivers need before they
   can NAK: three at the start, a heartbeat after data (100 ms x4, 1.3 s, 7 s, 16 s, 25 s, 30 s,
   libzmq's PGM_HEARTBEAT_SPM) so a receiver learns of lost tail packets, then one every 30 s;
-  an SPMR is answered with an SPM at once.
+  an SPMR is answered with an SPM at once (at most one answer per 100 ms).
 
 ``poll(now)`` returns the datagrams due now; ``next_deadline`` when to call it again.
 """
@@ -33,6 +33,8 @@ __all__ = ["Sender", "window_sqns", "max_tsdu"]
 #: libzmq's PGM_HEARTBEAT_SPM schedule after data, in seconds; then PGM_AMBIENT_SPM
 HEARTBEAT_SPM = (0.1, 0.1, 0.1, 0.1, 1.3, 7.0, 16.0, 25.0, 30.0)
 AMBIENT_SPM = 30.0
+#: seconds after answering an SPMR during which further SPMRs are not answered
+SPMR_HOLDOFF = 0.1
 IP_HEADER = 20
 UDP_HEADER = 8
 #: OpenPGM keeps room for OPT_LENGTH + OPT_FRAGMENT in every packet (PGM_MSS)
@@ -69,6 +71,7 @@ class Sender:
         self._repair_set: set[int] = set()
         self._urgent: list[bytes] = []  # NCFs and SPMs: not rate limited
         self._spm_sqn = 0
+        self._spmr_quiet_until = now
         # token bucket in bytes: RATE kbit/s; holds 10 ms of traffic (at least one packet)
         self._bytes_per_second = max(rate, 1) * 1000 / 8
         self._bucket_size = max(self._bytes_per_second * 0.01, float(maxtpdu))
@@ -124,7 +127,9 @@ class Sender:
                 if in_window and sqn not in self._repair_set:
                     self._repair_set.add(sqn)
                     self._repairs.append(sqn)
-        elif isinstance(parsed, packet.Spmr):
+        elif isinstance(parsed, packet.Spmr) and now >= self._spmr_quiet_until:
+            # at most one answer per SPMR_HOLDOFF: a flood of SPMRs costs one SPM each time
+            self._spmr_quiet_until = now + SPMR_HOLDOFF
             self._queue_spm()
 
     # --- output ----------------------------------------------------------------------------

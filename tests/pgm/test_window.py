@@ -151,3 +151,13 @@ def test_hostile_sequence_numbers_stay_within_the_window(sqns: list[int],
         receiver.poll(i + 0.5)
     for source in receiver._sources.values():
         assert len(source.held) + len(source.missing) <= receiver.window + 1
+
+
+def test_an_spmr_flood_gets_one_spm_per_holdoff() -> None:
+    sender, _ = pair()
+    sender.poll(0.0)  # the three SPMs of the start
+    for i in range(100):
+        sender.receive(packet.build_spmr(PORT, 4242, GSI), 1.0 + i * 0.001)
+    assert [d[4] for d in sender.poll(1.1)] == [packet.SPM]
+    sender.receive(packet.build_spmr(PORT, 4242, GSI), 1.2)
+    assert [d[4] for d in sender.poll(1.2)] == [packet.SPM]
