@@ -362,6 +362,7 @@ def test_process_device_runs_in_a_child_and_leaves_parent_connections_alone(ctx)
         dev.launcher.terminate()
         dev.join(10)
     assert dev.launcher.exitcode is not None and not dev.launcher.is_alive()
+    dev.launcher.close()  # its pipes to the child (multiprocessing keeps them until then)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="fork")
@@ -388,6 +389,7 @@ def test_process_proxy_steerable_terminates_by_command(ctx):
         if dev.launcher.is_alive():
             dev.launcher.terminate()
             dev.join(5)
+    dev.launcher.close()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="fork")
@@ -404,3 +406,4 @@ def test_process_device_exit_status_survives_gevent_reaping_children():
     gevent.sleep(0.5)  # the hub handles SIGCHLD: libev reaps the child before join() looks
     dev.join(10)
     assert dev.launcher.exitcode == -15
+    dev.launcher.close()

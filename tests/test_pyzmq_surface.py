@@ -310,6 +310,8 @@ def test_frame_bytes_and_buffer_are_cached(ctx: Any) -> None:
     assert gzmq.Frame(source).bytes is not source  # pyzmq copies
 
 
+@pytest.mark.leaks("pyzmq's zero-copy Frame starts its garbage-collector thread, with a "
+                  "libzmq context of its own, once per process")
 def test_frame_zero_copy_shares_memory_as_pyzmq() -> None:
     for lib in (gzmq, zmq):
         data = bytearray(b"abc" * 40000)
