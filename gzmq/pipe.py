@@ -164,6 +164,7 @@ class PipeActivation:
         event = wake._event
         if event is not None:
             wake._event = None
+            wake.watched = bool(wake._watchers)
             event.set()
         if wake._watchers:
             for watcher in tuple(wake._watchers):

@@ -93,3 +93,30 @@ def test_statistics():
     a.send_nowait([b"x"])
     assert a.statistics() == {"outbound_queued": 1, "inbound_queued": 0, "sndhwm": 3,
                               "rcvhwm": 4}
+
+
+def test_pipe_activation_wakes_exactly_as_signal_notify_does() -> None:
+    """PipeActivation inlines Signal.notify (it runs at every edge of every pipe): after either,
+    the waiter has woken and ``watched`` says nobody listens any more, or a watcher still
+    does (REQ/REP skip their own notifies on ``watched``, so a stale True costs every reply a
+    fair-queue scan and a stale False would lose a wake-up)."""
+    from gzmq.pipe import PipeActivation
+
+    def woken_by(notify_of):  # (signal -> its notify) -> (waiter woken, watched after)
+        signal = Signal()
+        waiter = gevent.spawn(signal.wait, 2)
+        gevent.sleep(0)
+        assert signal.watched
+        notify_of(signal)()
+        return waiter.get(timeout=2), signal.watched
+
+    socket_end, _ = pipe_pair(0, 0)
+    assert woken_by(lambda s: s.notify) == (True, False)
+    assert woken_by(lambda s: PipeActivation(None, socket_end, s).notify) == (True, False)
+    seen: list[int] = []
+    for notifier in (lambda s: s.notify, lambda s: PipeActivation(None, socket_end, s).notify):
+        signal = Signal()
+        signal.add_watcher(lambda: seen.append(1))
+        notifier(signal)()
+        assert signal.watched  # the watcher still listens
+    assert seen == [1, 1]
