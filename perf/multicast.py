@@ -28,7 +28,9 @@ OPTIONS = {"RATE": 100000, "RECOVERY_IVL": 10000}
 
 def side(lib: str, role: str, count: int, **extra: object) -> list[object]:
     cfg = {"lib": lib, "role": role, "endpoint": ENDPOINT, "count": count, "sizes": [1024],
-           "options": dict(OPTIONS, **({"SNDHWM": 0} if role == "pub" else {})),
+           # RCVHWM 0 for libzmq's SUB: its pgm_receiver aborts when resuming into a full pipe
+           "options": dict(OPTIONS, **({"SNDHWM": 0} if role == "pub" else
+                                       {"RCVHWM": 0} if lib == "zmq" else {})),
            "linger": 60, "deadline": 60}
     cfg.update(extra)
     return [sys.executable if lib == "gzmq" else ORACLE, cfg]

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import Optional, Union
 
 __all__ = [
-    "PacketError", "Header", "Spm", "Data", "Nak", "Packet", "parse", "try_parse", "checksum",
+    "PacketError", "Header", "Spm", "Data", "Nak", "Packet", "Parser", "parse", "try_parse",
+    "checksum",
     "build_spm", "build_data", "build_nak", "build_spmr", "sqn_after", "sqn_diff",
     "SPM", "ODATA", "RDATA", "NAK", "NNAK", "NCF", "SPMR", "HEADER_SIZE", "DATA_HEADER_SIZE",
     "MAX_NAK_LIST",
@@ -219,6 +220,18 @@ def try_parse(buf: bytes) -> Optional[Packet]:
         return parse(buf)
     except PacketError:
         return None
+
+
+class Parser:
+    """What the sender and the receiver share: parse a datagram, count what cannot be."""
+
+    bad_packets = 0
+
+    def _parse(self, datagram: bytes) -> Optional[Packet]:
+        parsed = try_parse(datagram)
+        if parsed is None:
+            self.bad_packets += 1
+        return parsed
 
 
 def _finish(header: bytes, rest: bytes) -> bytes:

@@ -65,7 +65,7 @@ class _Source:
         self.spmr_due = 0.0
 
 
-class Receiver:
+class Receiver(packet.Parser):
     def __init__(self, *, dport: int, group: str, rate: int = 100, recovery_ivl: int = 10000,
                  maxtpdu: int = 1500, maxmsgsize: int = -1, rng: Optional[random.Random] = None,
                  max_sources: int = 1024, source_expiry: float = SOURCE_EXPIRY) -> None:
@@ -78,16 +78,15 @@ class Receiver:
         self._sources: dict[tuple[bytes, int], _Source] = {}
         self._messages: list[list[bytes]] = []
         self._out: list[tuple[bytes, Optional[str]]] = []
-        #: counters: packets dropped as malformed or foreign, packets lost for good, NAKs sent
-        self.bad_packets = self.lost_packets = self.naks_sent = self.repaired = 0
+        #: counters (besides bad_packets): packets lost for good, NAKs sent, packets repaired
+        self.lost_packets = self.naks_sent = self.repaired = 0
 
     # --- input -----------------------------------------------------------------------------
 
     def receive(self, datagram: bytes, now: float) -> None:
         """A downstream packet (ODATA, RDATA, SPM, NCF) from the group."""
-        parsed = packet.try_parse(datagram)
+        parsed = self._parse(datagram)
         if parsed is None:
-            self.bad_packets += 1
             return
         header = parsed.header
         if header.dport != self.dport:

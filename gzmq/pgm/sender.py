@@ -52,7 +52,7 @@ def max_tsdu(maxtpdu: int, udp: bool) -> int:
             - packet.DATA_HEADER_SIZE - _OPTION_ROOM)
 
 
-class Sender:
+class Sender(packet.Parser):
     def __init__(self, *, gsi: bytes, sport: int, dport: int, nla: str, group: str,
                  maxtpdu: int = 1500, rate: int = 100, recovery_ivl: int = 10000,
                  udp: bool = True, now: float = 0.0) -> None:
@@ -81,8 +81,8 @@ class Sender:
         self._next_spm = now + AMBIENT_SPM
         for _ in range(3):  # as OpenPGM on pgm_connect: announce the session at once
             self._queue_spm()
-        #: counters for tests and statistics
-        self.odata_sent = self.rdata_sent = self.naks_received = self.bad_packets = 0
+        #: counters (besides bad_packets), for tests and statistics
+        self.odata_sent = self.rdata_sent = self.naks_received = 0
 
     # --- the window ------------------------------------------------------------------------
 
@@ -106,9 +106,8 @@ class Sender:
 
     def receive(self, datagram: bytes, now: float) -> None:
         """An upstream packet (NAK, SPMR); anything else, or anything broken, is ignored."""
-        parsed = packet.try_parse(datagram)
+        parsed = self._parse(datagram)
         if parsed is None:
-            self.bad_packets += 1
             return
         header = parsed.header
         if header.gsi != self.gsi or header.dport != self.sport or header.sport != self.dport:

@@ -12,10 +12,11 @@ with ``"lib": "gzmq"``, Debian's /usr/bin/python3 (libzmq with OpenPGM) with ``"
      "socket": "XPUB",          # instead of PUB / SUB
      "deadline": 30}            # s: the sub gives up after this long
 
-The sub prints ``READY`` once connected, then one JSON line: messages received, the first
-number, whether they came in order without a gap, whether every body was intact, and the time
-from first to last message. The pub prints ``{"sent": n, "seconds": t}`` once its stdin closes (the subscribers are
-done) or after ``linger`` seconds, serving NAKs meanwhile.
+The sub prints ``READY`` on stderr once connected, then one JSON line on stdout: messages
+received, the first number, whether they came in order without a gap, whether every body was
+intact, and the time from first to last message. The pub prints ``{"sent": n, "seconds": t}``
+once its stdin closes (the subscribers are done) or after ``linger`` seconds, serving NAKs
+meanwhile.
 """
 import json
 import os
@@ -69,7 +70,7 @@ if cfg["role"] == "sub":
     sock.connect(cfg["endpoint"])
     if kind == "XSUB":
         sock.send(b"\x01")  # subscribe to everything (PGM carries it nowhere: filters locally)
-    print("READY", flush=True)
+    print("READY", file=sys.stderr, flush=True)
     if cfg.get("junk"):  # hostile traffic to the group: random bytes, bad PGM, wrong checksums
         import random
         import socket as stdsocket

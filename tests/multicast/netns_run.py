@@ -57,19 +57,19 @@ def main():
     subs = []
     for python, cfg in plan.get("subs", []):
         proc = start(python, cfg, env)
+        # READY comes on stderr: OpenPGM writes its warnings to stdout, in pieces that a line
+        # of ours can land between
         seen = []
-        line = proc.stdout.readline()
-        # OpenPGM prints warnings on the same stdout through C stdio, whose buffer may be
-        # flushed in the middle of one of its lines: READY can come glued to its text
-        while line and not line.rstrip().endswith("READY"):
+        line = proc.stderr.readline()
+        while line and line.strip() != "READY":
             seen.append(line)
-            line = proc.stdout.readline()
+            line = proc.stderr.readline()
         if not line:
             proc.kill()
             proc.wait()
             print(json.dumps({"error": "sub not ready", "rc": proc.returncode, "cfg": cfg,
-                              "stdout": "".join(seen)[-3000:],
-                              "stderr": proc.stderr.read()[-3000:]}))
+                              "stderr": "".join(seen)[-3000:],
+                              "stdout": proc.stdout.read()[-3000:]}))
             return
         subs.append(proc)
     time.sleep(plan.get("join_wait", 0.3))

@@ -17,10 +17,13 @@ FAST = {"RATE": 100000, "RECOVERY_IVL": 10000}  # 100 Mbit/s
 
 
 def side(lab: Any, lib: str, role: str, endpoint: str, count: int, **extra: Any) -> list[Any]:
-    # a publisher serves repairs until the subscribers are done (at most "linger" seconds)
+    # a publisher serves repairs until the subscribers are done (at most "linger" seconds).
+    # libzmq's SUB gets no RCVHWM: its pgm_receiver aborts (errno_assert in restart_input,
+    # pgm_receiver.cpp:131 in 4.3.4) when its pipe is still full as it resumes, which a busy
+    # machine provokes; that is libzmq's bug, not what these tests are about
+    limit = {"SNDHWM": 0} if role == "pub" else {"RCVHWM": 0} if lib == "zmq" else {}
     cfg = {"lib": lib, "role": role, "endpoint": endpoint, "count": count, "sizes": SIZES,
-           "options": dict(FAST, **({"SNDHWM": 0} if role == "pub" else {})), "linger": 40,
-           "deadline": 40}
+           "options": dict(FAST, **limit), "linger": 40, "deadline": 40}
     cfg.update(extra)
     return [lab.gzmq if lib == "gzmq" else lab.oracle, cfg]
 
@@ -32,17 +35,12 @@ def check_all(sub: dict[str, Any], count: int) -> None:
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("endpoint,count", [(EPGM, 10000), (PGM, 3000)], ids=["epgm", "pgm"])
-def test_gzmq_publishes_libzmq_subscribes(multicast_lab: Any, endpoint: str, count: int) -> None:
-    outcome = multicast_lab.run({"subs": [side(multicast_lab, "zmq", "sub", endpoint, count)],
-                                 "pub": side(multicast_lab, "gzmq", "pub", endpoint, count)})
-    check_all(outcome["subs"][0], count)
-
-
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("endpoint,count", [(EPGM, 10000), (PGM, 3000)], ids=["epgm", "pgm"])
-def test_libzmq_publishes_gzmq_subscribes(multicast_lab: Any, endpoint: str, count: int) -> None:
-    outcome = multicast_lab.run({"subs": [side(multicast_lab, "gzmq", "sub", endpoint, count)],
-                                 "pub": side(multicast_lab, "zmq", "pub", endpoint, count)})
+@pytest.mark.parametrize("publisher,subscriber", [("gzmq", "zmq"), ("zmq", "gzmq")],
+                         ids=["gzmq-to-libzmq", "libzmq-to-gzmq"])
+def test_every_message_arrives_in_order(multicast_lab: Any, publisher: str, subscriber: str,
+                                        endpoint: str, count: int) -> None:
+    outcome = multicast_lab.run({"subs": [side(multicast_lab, subscriber, "sub", endpoint, count)],
+                                 "pub": side(multicast_lab, publisher, "pub", endpoint, count)})
     check_all(outcome["subs"][0], count)
 
 
