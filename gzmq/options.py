@@ -199,7 +199,7 @@ _XPUB_LIKE = frozenset({T.XPUB, T.PUB})
 _REQ = frozenset({T.REQ})
 _PROBING = frozenset({T.REQ, T.REP, T.DEALER, T.ROUTER})
 _X_PUBSUB = frozenset({T.XPUB, T.XSUB})
-_XSUB_LIKE = frozenset({T.XSUB, T.SUB})
+_STREAM = frozenset({T.STREAM})
 
 #: the booleans libzmq checks strictly take only 0 or 1; the others (``minimum=0``) read any
 #: non-negative value as true
@@ -273,7 +273,7 @@ class Options(metaclass=_OptionTable):
                                           only=_ROUTER_LIKE)
     tos:                      int   = row(O.TOS, 0)
     connect_routing_id:       bytes = row(O.CONNECT_ROUTING_ID, b"", access=WRITE_ONLY,
-                                          length=_SHORT, only=_ROUTER_LIKE)
+                                          length=_SHORT, only=_ROUTER_LIKE | _STREAM)
     handshake_ivl:            int   = row(O.HANDSHAKE_IVL, 30000, minimum=0)
     socks_proxy:              bytes = row(O.SOCKS_PROXY, b"")
     xpub_nodrop:              int   = row(O.XPUB_NODROP, 0, access=WRITE_ONLY, minimum=0,
@@ -282,7 +282,8 @@ class Options(metaclass=_OptionTable):
                                           only=_XPUB_LIKE)
     xpub_welcome_msg:         bytes = row(O.XPUB_WELCOME_MSG, b"", access=WRITE_ONLY,
                                           only=_XPUB_LIKE)
-    stream_notify:            int   = row(O.STREAM_NOTIFY, 1, access=WRITE_ONLY, minimum=0)
+    stream_notify:            int   = row(O.STREAM_NOTIFY, 1, access=WRITE_ONLY,
+                                          choices=_BOOLEAN, only=_STREAM)
     invert_matching:          int   = row(O.INVERT_MATCHING, 0, convert=_as_bool)
     heartbeat_ivl:            int   = row(O.HEARTBEAT_IVL, 0, minimum=0)
     heartbeat_ttl:            int   = row(O.HEARTBEAT_TTL, 0, minimum=0)

@@ -8,12 +8,15 @@
 - ``receiver.py``: bytes → messages from a hub io watcher, bounded by RCVHWM.
 - ``writer.py``: messages → bytes, one non-blocking send from the hub, a greenlet if needed.
 - ``heartbeat.py``: ZMTP PING/PONG liveness.
+- ``raw.py``: ``RawEngine``, a connection without ZMTP (STREAM, ROUTER_RAW): bytes in and out
+  as they come, under the same ``Session``.
 
 The protocol itself (bytes in, events out) is ``gzmq.zmtp``; how streams are made (tcp, ipc)
 is ``gzmq.transports``.
 """
 
 from .engine import ConnectionOutcome, Engine
+from .raw import RawEngine
 from .session import Session
 
-__all__ = ["ConnectionOutcome", "Engine", "Session"]
+__all__ = ["ConnectionOutcome", "Engine", "RawEngine", "Session"]

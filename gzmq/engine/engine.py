@@ -49,6 +49,7 @@ class ConnectionOutcome:
     DISCONNECTED = "disconnected"  # peer closed, network error: reconnect
     PROTOCOL_ERROR = "protocol-error"  # malformed, incompatible, refused: do not reconnect
     CLOSED = "closed"  # our socket is closing
+    FINISHED = "finished"  # the application closed this peer (raw connections): do not redial
 
 
 class Engine:

@@ -14,6 +14,7 @@ from .pubsub import Pub, Sub, XPub, XSub
 from .radiodish import Dish, Radio
 from .reqrep import Dealer, Rep, Req, Router
 from .singlepart import Channel, Gather, Scatter
+from .stream import Stream
 
 __all__ = ["Routing", "ROUTING"]
 
@@ -29,6 +30,7 @@ ROUTING: dict[int, type[Routing]] = {
     SocketType.PUSH: Push,
     SocketType.XPUB: XPub,
     SocketType.XSUB: XSub,
+    SocketType.STREAM: Stream,
     # draft types, always available (no DRAFT flag as in libzmq's builds)
     SocketType.SERVER: Server,
     SocketType.CLIENT: Client,

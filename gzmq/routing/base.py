@@ -99,6 +99,11 @@ class Routing:
             if not pipe.outbound.try_put(msg):
                 self.count_refused(pipe)
 
+    def raw_connections(self) -> bool:
+        """Whether this socket's tcp/ipc connections speak no ZMTP (libzmq's ``raw_socket``:
+        STREAM, and ROUTER with ROUTER_RAW): the transports then give each a ``RawEngine``."""
+        return False
+
     def attach(self, pipe: Pipe) -> bool:
         """A peer is ready. Return False to refuse it (PAIR's second peer)."""
         raise NotImplementedError

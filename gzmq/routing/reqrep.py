@@ -272,6 +272,16 @@ class Router(Routing):
             del self._by_id[pipe.routing_id]
         self._fq.detach(pipe)
 
+    def raw_connections(self) -> bool:
+        return bool(self.options.router_raw)  # ROUTER_RAW: STREAM's connections (deprecated)
+
+    def close_peer(self, pipe: Pipe) -> None:
+        """Raw connections: the application ends this peer (an empty data frame). What was
+        queued for it is still written; nothing more is read from it, nor announced."""
+        pipe.close_reading()
+        pipe.close_writing()
+        self.detach(pipe)
+
     def send_nowait(self, msg: list[bytes]) -> None:
         pipe = self._by_id.get(msg[0])
         if pipe is None:
@@ -281,6 +291,9 @@ class Router(Routing):
             return
         if len(msg) == 1:
             return  # a routing id and no body: nothing to send
+        if not msg[1] and len(msg) == 2 and self.options.router_raw:
+            self.close_peer(pipe)
+            return
         if not pipe.outbound.try_put(msg[1:]):
             if self.options.router_mandatory:
                 raise Again()

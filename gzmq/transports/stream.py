@@ -30,7 +30,7 @@ import gevent
 from gevent import socket as gsocket
 
 from ..constants import Event
-from ..engine import ConnectionOutcome, Engine, Session
+from ..engine import ConnectionOutcome, Engine, RawEngine, Session
 from ..security import log as security_log
 from .base import StreamTransport, apply_buffer_sizes
 
@@ -264,6 +264,11 @@ def handshake_gate(socket: Any) -> HandshakeGate:
     return gate
 
 
+def engine_class(socket: Any) -> Any:
+    """The engine for ``socket``'s connections: ZMTP's, or none for a raw socket (STREAM)."""
+    return RawEngine if socket.routing.raw_connections() else Engine
+
+
 class Listener:
     """One bind() of a stream transport: the accept loop, and an Engine per connection."""
 
@@ -317,7 +322,7 @@ class Listener:
         slot, release = self._gate.admit(source_key(peer_address), self.endpoint)
         self.socket.emit(Event.ACCEPTED, stream.fileno(), self.endpoint)
         session = Session(self.socket, self.endpoint, connecting=False)
-        engine = Engine(self.socket, stream, peer_address, session)
+        engine = engine_class(self.socket)(self.socket, stream, peer_address, session)
         engine.on_handshake_done = release
         self._engines.add(engine)
         greenlet = self.socket.lifecycle.spawn(engine.run)
@@ -414,11 +419,11 @@ class Connector:
             if stream is not None:
                 attempt = 0
                 socket.emit(Event.CONNECTED, stream.fileno(), self.endpoint)
-                engine = self._engine = Engine(socket, stream, self._peer_address(stream),
-                                               self.session)
+                engine = self._engine = engine_class(socket)(
+                    socket, stream, self._peer_address(stream), self.session)
                 outcome = engine.run()
                 self._engine = None
-                if outcome == ConnectionOutcome.PROTOCOL_ERROR:
+                if outcome in (ConnectionOutcome.PROTOCOL_ERROR, ConnectionOutcome.FINISHED):
                     return
                 if self._stopping and not self.session.has_pending():
                     return
