@@ -75,7 +75,8 @@ class SocketStats(TypedDict):
     disconnected: int
     #: every monitor event emitted so far, by name (whether or not a monitor listens)
     events: dict[str, int]
-    #: whole messages the application sent / received through this socket
+    #: whole messages the application sent (its sends that succeeded, dropped ones included)
+    #: / received through this socket
     messages_out: int
     messages_in: int
     #: bytes written to / read from tcp and ipc connections after their handshakes (ZMTP

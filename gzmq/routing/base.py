@@ -77,10 +77,10 @@ class Routing:
 
     def __init__(self, options: Any) -> None:
         self.options = options
-        #: messages sent that libzmq's rules dropped, by reason (``Socket.stats()``): "hwm" (a
+        #: messages that libzmq's rules dropped, by reason (``Socket.stats()``): "hwm" (a
         #: PUB/XPUB/RADIO subscriber's or a ROUTER peer's pipe was full), "unroutable" (ROUTER
-        #: without MANDATORY: no such peer), "peer-gone" (the peer left or stopped reading).
-        #: Counted on those slow paths only.
+        #: without MANDATORY: no such peer), "peer-gone" (the peer left or stopped reading),
+        #: "malformed" (DISH: not [group, body]). Counted on those slow paths only.
         self.drops: dict[str, int] = {}
 
     def count_drop(self, reason: str, count: int = 1) -> None:
