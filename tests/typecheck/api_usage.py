@@ -8,6 +8,7 @@ from typing import Optional, Union
 from typing_extensions import assert_type
 
 import gzmq as zmq
+from gzmq.stats import PeerStats, SocketStats
 
 
 def usage(ctx: zmq.Context) -> None:
@@ -24,4 +25,9 @@ def usage(ctx: zmq.Context) -> None:
     assert_type(sock.send(zmq.Frame(b"x")), Optional[zmq.MessageTracker])
     copy = bool(sock.rcvmore)
     assert_type(sock.recv(0, copy), Union[bytes, zmq.Frame])
+    stats = sock.stats()  # gzmq only: typed per key
+    assert_type(stats, SocketStats)
+    assert_type(stats["bytes_in"], int)
+    assert_type(stats["dropped"], dict[str, int])
+    assert_type(stats["peers"][0], PeerStats)
     sock.close()
