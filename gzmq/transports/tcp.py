@@ -104,6 +104,7 @@ def listen(address: str, options: Options, mode: Optional[int] = None) -> Listen
     number = _port_number(port, allow_wildcard=True)
     listener = gsocket.socket(family, stdsocket.SOCK_STREAM)
     try:
+        tune_new_socket(listener, options)
         listener.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_REUSEADDR, 1)
         if family == stdsocket.AF_INET6 and host == "*":
             listener.setsockopt(stdsocket.IPPROTO_IPV6, stdsocket.IPV6_V6ONLY, 0)
@@ -136,6 +137,7 @@ def dial(target: TcpTarget, options: Options) -> gsocket.socket:
     for info_family, kind, proto, _, sockaddr in infos:
         stream = gsocket.socket(info_family, kind, proto)
         try:
+            tune_new_socket(stream, options)
             stream.settimeout(timeout)
             stream.connect(sockaddr)
             stream.settimeout(None)
@@ -153,10 +155,34 @@ def dial(target: TcpTarget, options: Options) -> gsocket.socket:
     raise last_error
 
 
+def tune_new_socket(sock: gsocket.socket, options: Options) -> None:
+    """What libzmq's ``tcp_open_socket`` sets on a socket it will listen or dial with (an
+    accepted connection inherits what Linux passes on): TOS (IP_TOS, and IPV6_TCLASS where
+    IPv6), PRIORITY (SO_PRIORITY), BINDTODEVICE (SO_BINDTODEVICE: root or CAP_NET_RAW),
+    BUSY_POLL."""
+    if options.tos:
+        sock.setsockopt(stdsocket.IPPROTO_IP, stdsocket.IP_TOS, options.tos)
+        if sock.family == stdsocket.AF_INET6:
+            sock.setsockopt(stdsocket.IPPROTO_IPV6, stdsocket.IPV6_TCLASS, options.tos)
+    if options.priority and hasattr(stdsocket, "SO_PRIORITY"):
+        sock.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_PRIORITY, options.priority)
+    if options.bindtodevice:
+        sock.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_BINDTODEVICE, options.bindtodevice)
+    if options.busy_poll > 0:
+        sock.setsockopt(stdsocket.SOL_SOCKET, _SO_BUSY_POLL, options.busy_poll)
+
+
+#: Linux's SO_BUSY_POLL (the socket module does not name it)
+_SO_BUSY_POLL = getattr(stdsocket, "SO_BUSY_POLL", 46)
+
+
 def configure_stream(stream: gsocket.socket, options: Options) -> None:
     """Socket options for every connection, dialled or accepted."""
     stream.setsockopt(stdsocket.IPPROTO_TCP, stdsocket.TCP_NODELAY, 1)
     apply_buffer_sizes(stream, options)
+    if options.tcp_maxrt > 0 and hasattr(stdsocket, "TCP_USER_TIMEOUT"):
+        # libzmq's tune_tcp_maxrt: how long sent data may stay unacknowledged (ms)
+        stream.setsockopt(stdsocket.IPPROTO_TCP, stdsocket.TCP_USER_TIMEOUT, options.tcp_maxrt)
     if options.tcp_keepalive == 1:
         stream.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_KEEPALIVE, 1)
         for option, name in ((options.tcp_keepalive_idle, "TCP_KEEPIDLE"),
