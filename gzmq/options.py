@@ -187,6 +187,14 @@ def _as_bool(value: int) -> int:
     return int(value != 0)  # libzmq keeps a bool
 
 
+def _reconnect_stop(value: int) -> int:
+    """RECONNECT_STOP: CONN_REFUSED (1) and HANDSHAKE_FAILED (2) work; AFTER_DISCONNECT (4),
+    an ipc-only rule of libzmq's, is not implemented, so it is EINVAL (ValueError here)."""
+    if value & 4:
+        raise ValueError("ZMQ_RECONNECT_STOP_AFTER_DISCONNECT is not implemented")
+    return value
+
+
 def _curve_key(value: bytes) -> bytes:
     """32 raw bytes, 40 Z85 characters, or 41 with a trailing NUL; ValueError otherwise."""
     return parse_curve_key(value)
@@ -311,7 +319,7 @@ class Options(metaclass=_OptionTable):
     out_batch_size:           int   = row(O.OUT_BATCH_SIZE, 8192, access=WRITE_ONLY)
     only_first_subscribe:     int   = row(O.ONLY_FIRST_SUBSCRIBE, 0, access=WRITE_ONLY,
                                           minimum=0, only=_X_PUBSUB)
-    reconnect_stop:           int   = row(O.RECONNECT_STOP, 0)
+    reconnect_stop:           int   = row(O.RECONNECT_STOP, 0, convert=_reconnect_stop)
     hello_msg:                bytes = row(O.HELLO_MSG, b"", access=WRITE_ONLY)
     disconnect_msg:           bytes = row(O.DISCONNECT_MSG, b"", access=WRITE_ONLY)
     priority:                 int   = row(O.PRIORITY, 0, access=WRITE_ONLY)

@@ -8,10 +8,14 @@ build (it refuses these options), so these follow libzmq's source:
   them when it goes (tcp, ipc, inproc); HICCUP_MSG: DEALER, CLIENT, PEER get it when a
   connection they made drops (tcp, ipc). Any socket type may set them.
 - ROUTER_NOTIFY (ROUTER only, 0 to 3): tcp and ipc only.
+- RECONNECT_STOP (tcp_connecter.cpp, stream_engine_base.cpp): CONN_REFUSED stops redialling
+  a refused tcp address, HANDSHAKE_FAILED a peer whose handshake failed (not ZMTP, or
+  silent); AFTER_DISCONNECT is not implemented, so EINVAL.
 """
 from __future__ import annotations
 
 import gevent
+import gevent.socket
 import pytest
 
 import gzmq
@@ -154,3 +158,65 @@ def test_router_notify_on_the_connecting_side(ctx):
     assert recv(client) == [b"S", b""]
     server.close()
     assert recv(client) == [b"S", b""]
+
+
+# --- RECONNECT_STOP (draft): a connect() that gives up -----------------------------------
+
+def _events(monitor, seconds):
+    from gzmq.utils.monitor import recv_monitor_message
+    seen = []
+    deadline = gevent.Timeout(seconds, False)
+    with deadline:
+        while True:
+            if monitor.poll(50):
+                seen.append(recv_monitor_message(monitor)["event"])
+    return seen
+
+
+def test_reconnect_stop_conn_refused(ctx):
+    probe = gevent.socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nobody listens there
+    for stop, redials in ((0, True), (1, False)):
+        dealer = make(ctx, gzmq.DEALER, reconnect_ivl=10, reconnect_stop=stop)
+        monitor = dealer.get_monitor_socket()
+        dealer.connect(f"tcp://127.0.0.1:{port}")
+        retried = _events(monitor, 0.3).count(gzmq.EVENT_CONNECT_RETRIED)
+        assert (retried > 1) if redials else retried == 0, (stop, retried)
+        dealer.close()
+
+
+def test_reconnect_stop_handshake_failed(ctx):
+    """A server that is not ZMTP (it hangs up at once): redialled unless HANDSHAKE_FAILED."""
+    for stop, redials in ((0, True), (2, False)):
+        server = gevent.socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(50)
+        accepted = []
+
+        def hang_up(server=server, accepted=accepted):
+            while True:
+                conn, _ = server.accept()
+                accepted.append(conn)
+                conn.close()
+
+        acceptor = gevent.spawn(hang_up)
+        dealer = make(ctx, gzmq.DEALER, reconnect_ivl=10, reconnect_stop=stop)
+        dealer.connect("tcp://127.0.0.1:%d" % server.getsockname()[1])
+        gevent.sleep(0.3)
+        assert (len(accepted) > 1) if redials else len(accepted) == 1, (stop, len(accepted))
+        dealer.close()
+        acceptor.kill()
+        server.close()
+
+
+@pytest.mark.parametrize("option,value", [
+    (gzmq.RECONNECT_STOP, 4),  # AFTER_DISCONNECT
+    (gzmq.XSUB_VERBOSE_UNSUBSCRIBE, 1),  # not in libzmq 4.3.5 at all
+])
+def test_what_gzmq_does_not_implement_is_einval(ctx, option, value):
+    sock = make(ctx, gzmq.XSUB)
+    with pytest.raises(gzmq.ZMQError) as info:
+        sock.setsockopt(option, value)
+    assert info.value.errno == gzmq.EINVAL

@@ -12,7 +12,8 @@
   sent before the peer exists are queued up to SNDHWM, and keeps it across reconnects. It dials,
   runs an Engine until the connection ends, then waits RECONNECT_IVL (plus jitter, or doubling
   up to RECONNECT_IVL_MAX) and dials again. After a protocol error it stops for good (libzmq
-  does not reconnect to a peer that spoke nonsense or refused us).
+  does not reconnect to a peer that spoke nonsense or refused us), and so it does after a
+  refused tcp dial or a failed handshake where RECONNECT_STOP says so.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ ACCEPT_BATCH = 64
 EVICT_BATCH = 16
 
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
+#: RECONNECT_STOP's bits (libzmq's draft ZMQ_RECONNECT_STOP_*; gzmq.options refuses the third,
+#: AFTER_DISCONNECT, which it does not implement)
+RECONNECT_STOP_CONN_REFUSED, RECONNECT_STOP_HANDSHAKE_FAILED = 1, 2
 
 
 class _Slot:
@@ -414,8 +418,11 @@ class Connector:
                 return
             try:
                 stream = self._dial()
-            except OSError:
+            except OSError as error:
                 stream = None
+                if (error.errno == errno.ECONNREFUSED and self.endpoint.startswith("tcp://")
+                        and options.reconnect_stop & RECONNECT_STOP_CONN_REFUSED):
+                    return  # libzmq's tcp_connecter gives up (its ipc_connecter does not)
             if stream is not None:
                 attempt = 0
                 socket.emit(Event.CONNECTED, stream.fileno(), self.endpoint)
@@ -425,6 +432,9 @@ class Connector:
                 self._engine = None
                 if outcome in (ConnectionOutcome.PROTOCOL_ERROR, ConnectionOutcome.FINISHED):
                     return
+                if not engine.handshake_done \
+                        and options.reconnect_stop & RECONNECT_STOP_HANDSHAKE_FAILED:
+                    return  # a peer that is not ZMTP, or never answers: libzmq stops too
                 if self._stopping and not self.session.has_pending():
                     return
             if options.reconnect_ivl < 0:
