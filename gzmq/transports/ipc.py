@@ -73,6 +73,11 @@ def listen(path: str, options: Options, mode: Optional[int] = None) -> Listening
         if path.startswith("@"):
             raise ZMQError(errno.EINVAL, f"mode={mode:#o} needs a socket file, and the abstract "
                                          "ipc://@name has none (mode= is a gzmq extension)")
+    if options.use_fd >= 0:  # libzmq: the application's socket, bound and listening already
+        listener = gsocket.socket(fileno=options.use_fd)
+        name = listener.getsockname()
+        name = "@" + name[1:].decode() if isinstance(name, bytes) else name
+        return listener, f"ipc://{name}", lambda: None
     cleanup_dir = None
     if path == "*":
         cleanup_dir = tempfile.mkdtemp(prefix="gzmq-")

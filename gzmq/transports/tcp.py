@@ -99,6 +99,9 @@ def format_endpoint(family: int, sockaddr: tuple[Any, ...]) -> str:
 def listen(address: str, options: Options, mode: Optional[int] = None) -> Listening:
     if mode is not None:
         raise ZMQError(EINVAL)  # a socket file's mode: ipc:// only (transports.bind says so)
+    if options.use_fd >= 0:  # libzmq: the application's socket, bound and listening already
+        listener = gsocket.socket(fileno=options.use_fd)
+        return listener, format_endpoint(listener.family, listener.getsockname()), lambda: None
     host, port = _split_host_port(address)
     family, ip = _resolve_bind_host(host, bool(options.ipv6))
     number = _port_number(port, allow_wildcard=True)
