@@ -23,7 +23,11 @@ The body of ``Options`` *is* the table, one row per option::
 
 Options the facade answers itself (RCVMORE, EVENTS, FD, TYPE, LAST_ENDPOINT, TOPICS_COUNT,
 SUBSCRIBE/UNSUBSCRIBE) have no row; neither do the ones gzmq does not support (GSSAPI, VMCI,
-WSS, NORM, ...): both are EINVAL here, as they are in libzmq 4.3.5 for what it lacks.
+WSS, NORM, XSUB_VERBOSE_UNSUBSCRIBE, ...): both are EINVAL here, as they are in libzmq 4.3.5
+for what it lacks. A value gzmq cannot honour is EINVAL too (RECONNECT_STOP's AFTER_DISCONNECT).
+Every row is read somewhere, except the few that change nothing in libzmq on Linux either
+(AFFINITY, OUT_BATCH_SIZE, LOOPBACK_FASTPATH, ZAP_ENFORCE_DOMAIN): tests/test_options_have_effect.py
+keeps it so.
 
 ``set`` checks in libzmq's order: unknown or read-only, then the socket type, then the value's
 kind (TypeError, as pyzmq), then its range.

@@ -68,7 +68,7 @@ class XPub(Routing):
     def attach(self, pipe: Pipe) -> bool:
         self._dist.attach(pipe)
         self._upstream.attach(pipe)
-        welcome = getattr(self.options, "xpub_welcome_msg", b"")
+        welcome = self.options.xpub_welcome_msg
         if welcome:
             pipe.force_send([welcome])
         return True
