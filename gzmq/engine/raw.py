@@ -4,8 +4,8 @@ libzmq's ``raw_engine_t``: no greeting, no handshake, no framing. Its session is
 ``Session`` a ZMTP engine has (it owns the pipe), so this is "a session over a different kind
 of connection":
 
-- Each read (at most IN_BATCH_SIZE bytes, 8192 by default, as libzmq's raw decoder) becomes
-  one single-frame message; the routing puts the peer's routing id in front. A read is made
+- Each read (at most IN_BATCH_SIZE bytes, 8192 by default, as libzmq's raw decoder; 256 KiB
+  at most) becomes one single-frame message; the routing puts the peer's routing id in front. A read is made
   only while the pipe has room (RCVHWM): a peer that floods is held back by TCP, and a read
   never allocates more than the kernel hands over (``recv(n)`` returns what arrived).
 - Each message from the socket is written as its frames' bytes, nothing around them.
@@ -29,6 +29,7 @@ from gevent import socket as gsocket
 from ..constants import Event
 from ..pipe import MessageQueue, Signal
 from .engine import ConnectionOutcome
+from .receiver import _read_buffer
 from .session import Session
 
 if TYPE_CHECKING:
@@ -97,17 +98,21 @@ class RawEngine:
 
     def _read(self, to_socket: MessageQueue) -> None:
         stream, room = self.stream, self._room
-        size = max(self.socket.options.in_batch_size, 1)
+        _, shared = _read_buffer()  # this thread's, as the ZMTP reader's
+        view = shared[:max(1, min(self.socket.options.in_batch_size, len(shared)))]
         while not self._closing:
             if to_socket.read_closed:
                 return  # the application closed this peer: read nothing more
             if not to_socket.writable:
                 room.wait()  # RCVHWM: read no more until the socket takes some
                 continue
-            data = stream.recv(size)
-            if not data:
+            count = stream.recv_into(view)
+            if not count:
                 return  # the peer closed
-            self.bytes_in += len(data)
+            # copied before anything else runs: the buffer is shared by every connection of
+            # this thread, and each message costs what arrived, whatever IN_BATCH_SIZE says
+            data = bytes(view[:count])
+            self.bytes_in += count
             to_socket.try_put([data])
 
     def _write(self, from_socket: MessageQueue) -> None:
