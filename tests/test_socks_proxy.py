@@ -83,9 +83,9 @@ class Socks5Proxy:
         self.server.stop()
 
 
-def _round_trip_through(proxy, module, ctx, gzctx, **options):
+def _round_trip_through(proxy, module, ctx, gz, **options):
     """A DEALER of ``module`` connects through ``proxy`` to a gzmq ROUTER."""
-    router = gzctx.socket(gzmq.ROUTER)
+    router = gz.socket(gzmq.ROUTER)
     router.linger = 0
     router.bind("tcp://127.0.0.1:*")
     dealer = ctx.socket(module.DEALER)
@@ -103,44 +103,30 @@ def _round_trip_through(proxy, module, ctx, gzctx, **options):
     router.close()
 
 
-@pytest.fixture
-def gzctx():
-    context = gzmq.Context()
-    yield context
-    context.destroy(linger=0)
-
-
-@pytest.fixture
-def libzmq_ctx():
-    context = zmq.Context()
-    yield context
-    context.destroy(linger=0)
-
-
 @pytest.mark.parametrize("credentials", [None, (b"user", b"secret")], ids=["noauth", "auth"])
-def test_socks5_connect_says_what_libzmq_says(libzmq_ctx, gzctx, credentials):
+def test_socks5_connect_says_what_libzmq_says(zctx, ctx, credentials):
     proxy = Socks5Proxy(credentials)
     options = {}
     if credentials:
         options = {"socks_username": credentials[0], "socks_password": credentials[1]}
     try:
-        _round_trip_through(proxy, zmq, libzmq_ctx, gzctx, **options)
-        _round_trip_through(proxy, gzmq, gzctx, gzctx, **options)
+        _round_trip_through(proxy, zmq, zctx, ctx, **options)
+        _round_trip_through(proxy, gzmq, ctx, ctx, **options)
         libzmq_said, gzmq_said = proxy.transcripts
         assert gzmq_said[:len(gzmq_said) - 2] == libzmq_said[:len(libzmq_said) - 2]  # but ports
     finally:
         proxy.stop()
 
 
-def test_socks5_host_name(gzctx):
+def test_socks5_host_name(ctx):
     """A host name goes to the proxy as a name (ATYP 3), as libzmq sends it."""
     proxy = Socks5Proxy()
     try:
-        router = gzctx.socket(gzmq.ROUTER)
+        router = ctx.socket(gzmq.ROUTER)
         router.linger = 0
         router.bind("tcp://127.0.0.1:*")
         port = router.last_endpoint.decode().rsplit(":", 1)[1]
-        dealer = gzctx.socket(gzmq.DEALER)
+        dealer = ctx.socket(gzmq.DEALER)
         dealer.linger = 0
         dealer.setsockopt(gzmq.SOCKS_PROXY, proxy.address.encode())
         dealer.connect(f"tcp://localhost:{port}")
@@ -151,10 +137,10 @@ def test_socks5_host_name(gzctx):
         proxy.stop()
 
 
-def test_refused_credentials_are_retried_not_fatal(gzctx):
+def test_refused_credentials_are_retried_not_fatal(ctx):
     proxy = Socks5Proxy((b"user", b"right"))
     try:
-        dealer = gzctx.socket(gzmq.DEALER)
+        dealer = ctx.socket(gzmq.DEALER)
         dealer.linger = 0
         dealer.setsockopt(gzmq.RECONNECT_IVL, 20)
         dealer.setsockopt(gzmq.SOCKS_PROXY, proxy.address.encode())

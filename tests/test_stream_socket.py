@@ -22,13 +22,6 @@ HTTP_REPLY = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\
 
 
 @pytest.fixture
-def ctx():
-    context = gzmq.Context()
-    yield context
-    context.destroy(linger=0)
-
-
-@pytest.fixture
 def stream(ctx):
     def make(**options):
         sock = ctx.socket(gzmq.STREAM)

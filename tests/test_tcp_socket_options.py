@@ -13,13 +13,6 @@ import gzmq
 pytestmark = pytest.mark.timeout(20)
 
 
-@pytest.fixture
-def ctx():
-    context = gzmq.Context()
-    yield context
-    context.destroy(linger=0)
-
-
 def connected_streams(ctx, **options):
     server, client = ctx.socket(gzmq.ROUTER), ctx.socket(gzmq.DEALER)
     for sock in (server, client):

@@ -15,13 +15,6 @@ zmq = pytest.importorskip("zmq")
 pytestmark = pytest.mark.timeout(20)
 
 
-@pytest.fixture
-def gzctx():
-    context = gzmq.Context()
-    yield context
-    context.destroy(linger=0)
-
-
 def listening(family):
     sock = stdsocket.socket(family, stdsocket.SOCK_STREAM)
     if family == stdsocket.AF_INET:
@@ -36,7 +29,7 @@ def listening(family):
 
 
 @pytest.mark.parametrize("family", [stdsocket.AF_INET, stdsocket.AF_UNIX], ids=["tcp", "ipc"])
-def test_use_fd(family, gzctx):
+def test_use_fd(family, ctx):
     endpoints = []
     for module in (zmq, gzmq):
         ctx = module.Context()
@@ -49,7 +42,7 @@ def test_use_fd(family, gzctx):
             endpoint = router.last_endpoint.decode()
             endpoints.append(endpoint.replace(endpoint.rsplit(":", 1)[-1], "P")
                              if family == stdsocket.AF_INET else endpoint)
-            dealer = gzctx.socket(gzmq.DEALER)
+            dealer = ctx.socket(gzmq.DEALER)
             dealer.linger = 0
             dealer.connect(endpoint)
             dealer.send(b"via the application's socket")
