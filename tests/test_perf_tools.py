@@ -103,7 +103,9 @@ def test_lat_inproc():
 @pytest.mark.parametrize('where', ['tcp', 'inproc'])
 def test_pubsub(where):
     ep = free_endpoint() if where == 'tcp' else 'inproc://perf-pubsub'
-    args = ('64', '200', '--pattern', 'pubsub', '--json')
+    args: tuple[str, ...] = ('64', '200', '--pattern', 'pubsub', '--json')
+    if where == 'tcp':  # a free sync port too (the default, port + 1, may be taken)
+        args += ('--sync', free_endpoint())
     if where == 'tcp':
         local, remote = pair(tool('local_thr.py', ep, *args), tool('remote_thr.py', ep, *args))
     else:
