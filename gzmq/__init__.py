@@ -46,7 +46,7 @@ COPY_THRESHOLD = 65536
 # the routing_id / group / join / leave API are always there: code that checks these runs them
 DRAFT_API = True
 PYZMQ_DRAFT_API = True
-_CAPABILITIES = {"ipc": True, "pgm": False, "tipc": False, "norm": False, "curve": True,
+_CAPABILITIES = {"ipc": True, "pgm": True, "tipc": False, "norm": False, "curve": True,
                  "gssapi": False, "draft": True}
 
 

@@ -207,6 +207,11 @@ class XPub(Routing):
     def subscription_count(self) -> int:
         return len(self._subscriptions)
 
+    def subscribe_all(self, pipe: Pipe) -> None:
+        """``pipe``'s peers never send subscriptions (pgm/epgm: they filter on their side, as
+        libzmq's pgm sessions do): deliver it every message."""
+        self._subscriptions.add(pipe, b"")
+
 
 class Pub(XPub):
     socket_type = "PUB"

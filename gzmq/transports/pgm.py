@@ -124,11 +124,11 @@ TRANSPORTS = (PgmTransport("pgm", udp=False), PgmTransport("epgm", udp=True))
 
 
 def _attach(socket: Any, udp: bool, address: str, url: str) -> str:
-    kind = int(socket._type)
+    kind = int(socket.type)
     if kind not in _SENDERS and kind not in _RECEIVERS:
         raise ZMQError(ENOCOMPATPROTO)
     nla, group, port = parse_endpoint(address)
-    options = socket._options
+    options = socket.options
     if options.rate <= 0 or options.multicast_maxtpdu < 128:
         raise ZMQError(EINVAL)
     session: _Session
@@ -140,7 +140,7 @@ def _attach(socket: Any, udp: bool, address: str, url: str) -> str:
         session.open(options)  # errors (a raw socket without root) belong to this call
     except OSError as error:
         raise ZMQError(error.errno or EINVAL, str(error)) from None
-    lifecycle = socket._lifecycle
+    lifecycle = socket.lifecycle
     socket_end, engine_end = lifecycle.new_pipe()
     socket_end.endpoint = engine_end.endpoint = url
     session.pipe = engine_end
@@ -148,17 +148,17 @@ def _attach(socket: Any, udp: bool, address: str, url: str) -> str:
     lifecycle.attach(socket_end)
     session.socket_end = socket_end
     if kind in _SENDERS:
-        subscriptions = getattr(socket._routing, "_subscriptions", None)
-        if subscriptions is not None:
-            subscriptions.add(socket_end, b"")  # PGM carries no subscriptions: send it all
-    socket._endpoints.add_connected(url, session)
+        socket.routing.subscribe_all(socket_end)  # PGM carries no subscriptions: send it all
+    socket.endpoints.add_connected(url, session)
     session.greenlets.append(lifecycle.spawn(session.run))
     return url
 
 
 def sessions(socket: Any) -> list["_Session"]:
-    """The pgm/epgm sessions of ``socket`` (statistics: ``.sender`` / ``.receiver`` counters)."""
-    return [h for h in socket._endpoints.handles() if isinstance(h, _Session)]
+    """The pgm/epgm sessions of ``socket`` (or of its core): statistics, ``.sender`` /
+    ``.receiver`` counters."""
+    core = getattr(socket, "_core", socket)
+    return [h for h in core.endpoints.handles() if isinstance(h, _Session)]
 
 
 def _multicast_options(sock: stdsocket.socket, nla: str, options: Any) -> None:
@@ -252,7 +252,7 @@ class _Session:
             self.sock.close()
             self.sock = None
         if self.socket_end is not None:
-            self.socket._lifecycle.detach(self.socket_end)
+            self.socket.lifecycle.detach(self.socket_end)
 
     def close(self) -> None:
         """disconnect()/unbind(): stop now, drop what is queued."""
@@ -296,7 +296,7 @@ class _SendSession(_Session):
 
     def run(self) -> None:
         sender = self.sender
-        upstream = self.socket._lifecycle.spawn(self._read_upstream, sender)
+        upstream = self.socket.lifecycle.spawn(self._read_upstream, sender)
         self.greenlets.append(upstream)
         try:
             self._send_loop(sender)
