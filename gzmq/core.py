@@ -87,39 +87,3 @@ class SocketCore:
             from .monitor import stop_monitor
             stop_monitor(self)
         self.lifecycle.close(self.options.linger)
-
-    # --- the names code written before the seam used (the facade's private attributes) ------
-
-    @property
-    def _options(self) -> Options:
-        return self.options
-
-    @property
-    def _routing(self) -> Routing:
-        return self.routing
-
-    @property
-    def _lifecycle(self) -> "lifecycle.SocketLifecycle":
-        return self.lifecycle
-
-    @property
-    def _endpoints(self) -> "lifecycle.EndpointTable":
-        return self.endpoints
-
-    @property
-    def _recv_signal(self) -> Signal:
-        return self.recv_signal
-
-    @property
-    def _send_signal(self) -> Signal:
-        return self.send_signal
-
-    @property
-    def _type(self) -> SocketType:
-        return self.type
-
-    def _emit(self, event: Event, value: int, endpoint: str) -> None:
-        self.emit(event, value, endpoint)
-
-    def _wake_all(self) -> None:
-        self.wake_all()
