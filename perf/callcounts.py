@@ -28,7 +28,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from hotpath import CASES  # noqa: E402
+from hotpath import CASES, prepare  # noqa: E402
 
 MESSAGES = 4000
 
@@ -36,54 +36,8 @@ MESSAGES = 4000
 def child(tree: str, case: str, mode: str) -> dict[str, float]:
     """Run ``case`` once in this process with ``tree``'s gzmq; count what ``mode`` asks."""
     sys.path.insert(0, tree)
-    import gevent
-
-    import gzmq as zmq
-
-    ctx = zmq.Context()
-    transport, pattern = case.split(" ")
-    endpoint = "inproc://callcounts" if transport == "inproc" else "tcp://127.0.0.1:*"
-    kinds = {"PUSH/PULL": (zmq.PULL, zmq.PUSH), "DEALER/ROUTER": (zmq.ROUTER, zmq.DEALER),
-             "REQ/REP": (zmq.REP, zmq.REQ), "PUB/SUB": (zmq.SUB, zmq.PUB)}[pattern]
-    receiver, sender = ctx.socket(kinds[0]), ctx.socket(kinds[1])
-    for sock in (receiver, sender):
-        sock.sndhwm = sock.rcvhwm = 0
-        sock.linger = 0
-    if pattern == "PUB/SUB":
-        sender.bind(endpoint)
-        receiver.subscribe(b"")
-        receiver.connect(sender.last_endpoint)
-    else:
-        receiver.bind(endpoint)
-        sender.connect(receiver.last_endpoint)
-    payload = b"m" * 64
-    if pattern == "PUB/SUB":
-        while True:
-            sender.send(payload)
-            if receiver.poll(50):
-                while receiver.poll(0):
-                    receiver.recv()
-                break
-    else:
-        gevent.sleep(0.05)
-    messages = MESSAGES // 4 if pattern == "REQ/REP" else MESSAGES
-    batch = 100
-
-    def run() -> None:
-        if pattern == "REQ/REP":
-            for _ in range(messages):
-                sender.send(payload)
-                receiver.recv()
-                receiver.send(payload)
-                sender.recv()
-            return
-        recv = receiver.recv_multipart if pattern == "DEALER/ROUTER" else receiver.recv
-        for _ in range(messages // batch):
-            for _ in range(batch):
-                sender.send(payload)
-            for _ in range(batch):
-                recv()
-
+    messages = MESSAGES // 4 if "REQ/REP" in case else MESSAGES
+    ctx, sender, receiver, run = prepare(case, messages, batch=100)
     run()  # warm up: connections, buffers, code paths
     result: dict[str, float] = {}
     if mode == "calls":

@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any, Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -30,8 +31,9 @@ CASES = ("inproc PUSH/PULL", "inproc DEALER/ROUTER", "inproc REQ/REP", "tcp PUSH
          "tcp DEALER/ROUTER", "tcp PUB/SUB", "tcp REQ/REP")
 
 
-def run_case(case: str, messages: int, batch: int, repeat: int) -> float:
-    """Seconds per message (best run) of ``case`` with the gzmq first on sys.path."""
+def prepare(case: str, messages: int, batch: int) -> tuple[Any, Any, Any, Callable[[], None]]:
+    """Connect ``case``'s two sockets (gzmq first on sys.path); return (context, sender,
+    receiver, run), where ``run()`` moves ``messages`` messages (round trips for REQ/REP)."""
     import gevent
 
     import gzmq as zmq
@@ -63,21 +65,31 @@ def run_case(case: str, messages: int, batch: int, repeat: int) -> float:
     else:
         gevent.sleep(0.05)
 
-    def one_run() -> float:
-        started = time.perf_counter()
+    def run() -> None:
         if pattern == "REQ/REP":
             for _ in range(messages):
                 sender.send(payload)
                 receiver.recv()
                 receiver.send(payload)
                 sender.recv()
-        else:
-            recv = receiver.recv_multipart if pattern == "DEALER/ROUTER" else receiver.recv
-            for _ in range(messages // batch):
-                for _ in range(batch):
-                    sender.send(payload)
-                for _ in range(batch):
-                    recv()
+            return
+        recv = receiver.recv_multipart if pattern == "DEALER/ROUTER" else receiver.recv
+        for _ in range(messages // batch):
+            for _ in range(batch):
+                sender.send(payload)
+            for _ in range(batch):
+                recv()
+
+    return ctx, sender, receiver, run
+
+
+def run_case(case: str, messages: int, batch: int, repeat: int) -> float:
+    """Seconds per message (best run) of ``case`` with the gzmq first on sys.path."""
+    ctx, sender, receiver, run = prepare(case, messages, batch)
+
+    def one_run() -> float:
+        started = time.perf_counter()
+        run()
         return (time.perf_counter() - started) / messages
 
     one_run()  # warm up

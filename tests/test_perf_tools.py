@@ -179,3 +179,17 @@ def test_compare_minimal(tmp_path):
     assert '| PUSH/PULL tcp 64 B |' in text
     if png is not None:
         assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_callcounts_counts_calls_and_syscalls_per_message():
+    """perf/callcounts.py: exact Python calls per message, and syscalls per message (tcp writes
+    and reads in batches: well under one each per message; inproc: none)."""
+    r = run([sys.executable, os.path.join(PERF, 'callcounts.py'),
+             '--cases', 'inproc PUSH/PULL,tcp PUSH/PULL'])
+    assert r.returncode == 0, r.stderr
+    rows = {line[:22].strip(): line[22:].split() for line in r.stdout.splitlines()[2:]}
+    inproc_calls, inproc_sys = map(float, rows['inproc PUSH/PULL'])
+    tcp_calls, tcp_sys = map(float, rows['tcp PUSH/PULL'])
+    assert 5 < inproc_calls < tcp_calls < 100
+    assert inproc_sys < 0.1 or inproc_sys != inproc_sys  # nan: no strace on this machine
+    assert 0 < tcp_sys < 1 or tcp_sys != tcp_sys
