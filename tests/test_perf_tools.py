@@ -43,10 +43,21 @@ def pair(local: list, remote: list) -> tuple:
     return lout, r.stdout
 
 
+def free_endpoints(count: int) -> list[str]:
+    """``count`` distinct free tcp endpoints (held together while chosen, so the kernel cannot
+    hand the same port out twice)."""
+    held = [socket.socket() for _ in range(count)]
+    try:
+        for s in held:
+            s.bind(('127.0.0.1', 0))
+        return ['tcp://127.0.0.1:%d' % s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
 def free_endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return 'tcp://127.0.0.1:%d' % s.getsockname()[1]
+    return free_endpoints(1)[0]
 
 
 def number(pattern: str, text: str) -> float:
@@ -102,10 +113,12 @@ def test_lat_inproc():
 
 @pytest.mark.parametrize('where', ['tcp', 'inproc'])
 def test_pubsub(where):
-    ep = free_endpoint() if where == 'tcp' else 'inproc://perf-pubsub'
     args: tuple[str, ...] = ('64', '200', '--pattern', 'pubsub', '--json')
     if where == 'tcp':  # a free sync port too (the default, port + 1, may be taken)
-        args += ('--sync', free_endpoint())
+        ep, sync = free_endpoints(2)
+        args += ('--sync', sync)
+    else:
+        ep = 'inproc://perf-pubsub'
     if where == 'tcp':
         local, remote = pair(tool('local_thr.py', ep, *args), tool('remote_thr.py', ep, *args))
     else:
