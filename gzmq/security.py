@@ -57,10 +57,16 @@ def make_mechanism(socket: Any) -> zmtp.Mechanism:
             if not public and len(options.curve_secretkey) == 32:
                 public = zmtp.z85.decode(zmtp.z85.curve_public(zmtp.z85.encode(
                     options.curve_secretkey)))
-            return zmtp.CurveServer(public, options.curve_secretkey, zap=has_handler)
+            # ZAP_ENFORCE_DOMAIN (libzmq's curve_server): by default ZAP is asked whenever a
+            # handler is there; enforced, only with a ZAP domain, and then a missing handler
+            # fails the handshake (EFAULT, in handshake.py) instead of letting the peer in
+            ask = bool(options.zap_domain) if options.zap_enforce_domain else has_handler
+            return zmtp.CurveServer(public, options.curve_secretkey, zap=ask)
         return zmtp.CurveClient(options.curve_publickey, options.curve_secretkey,
                                 options.curve_serverkey)
-    if options.zap_domain and has_handler:
+    if options.zap_domain and (has_handler or options.zap_enforce_domain):
+        # NULL asks only with a domain; without a handler it lets the peer in, unless
+        # ZAP_ENFORCE_DOMAIN says a missing handler fails the handshake (libzmq's null_mechanism)
         return zmtp.NullMechanism(zap=True)
     return zmtp.NullMechanism()
 

@@ -16,7 +16,6 @@ NO_EFFECT_IN_LIBZMQ = {
     "affinity": "which I/O thread serves a connection: gzmq has one hub (or one I/O thread)",
     "out_batch_size": "a batching size, not behaviour",
     "loopback_fastpath": "Windows only (SIO_LOOPBACK_FAST_PATH)",
-    "zap_enforce_domain": "stored by libzmq 4.3.5 and read nowhere",
     "ipv4only": "the inverse of IPV6, which is read",
     "thread_safe": "read-only: whether the socket type is thread-safe",
 }

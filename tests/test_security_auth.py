@@ -11,6 +11,7 @@ handshakes with a slow credentials callback do not wait for each other.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import gevent
+import pytest
 from helpers import count, read_events, seen, wait_for_event
 
 import gzmq as zmq
@@ -423,3 +425,52 @@ def test_zap_works_again_after_the_handler_restarts(ctx):
         client.close(linger=0)
         server.close()
         auth.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# ZAP_ENFORCE_DOMAIN (libzmq 4.3.5: curve_server.cpp, null_mechanism.cpp)
+
+
+def _round_trip(ctx: Any, server: Any, client: Any) -> bool:
+    port = server.bind_to_random_port("tcp://127.0.0.1")
+    client.connect(f"tcp://127.0.0.1:{port}")
+    client.send(b"hello")
+    return bool(server.poll(1000)) and server.recv() == b"hello"
+
+
+@pytest.mark.parametrize("enforce", [0, 1])
+def test_null_with_a_domain_and_no_handler_fails_only_when_enforced(ctx: Any,
+                                                                    enforce: int) -> None:
+    server = ctx.socket(zmq.PULL)
+    server.zap_domain = b"global"
+    server.zap_enforce_domain = enforce
+    monitor = server.get_monitor_socket()
+    client = ctx.socket(zmq.PUSH)
+    client.reconnect_ivl = RECONNECT_IVL
+    assert _round_trip(ctx, server, client) is (not enforce)
+    if enforce:
+        event = wait_for_event(monitor, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        assert event["value"] == errno.EFAULT
+
+
+@pytest.mark.parametrize("enforce", [0, 1])
+def test_curve_without_a_domain_asks_zap_unless_enforced(ctx: Any, auth: Any,
+                                                         enforce: int) -> None:
+    auth.deny("127.0.0.1")  # a handler that refuses everyone: asked, it keeps the client out
+    server, public = curve_server(ctx)
+    server.zap_enforce_domain = enforce
+    client, _ = curve_client(ctx, public)
+    # enforced, ZAP is asked only with a domain: no domain, so encryption without
+    # authentication (stonehouse) lets the client in
+    assert _round_trip(ctx, server, client) is bool(enforce)
+
+
+def test_curve_with_a_domain_and_no_handler_fails_when_enforced(ctx: Any) -> None:
+    server, public = curve_server(ctx)
+    server.zap_domain = b"global"
+    server.zap_enforce_domain = 1
+    monitor = server.get_monitor_socket()
+    client, _ = curve_client(ctx, public)
+    assert _round_trip(ctx, server, client) is False
+    assert wait_for_event(monitor, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)["value"] == \
+        errno.EFAULT
