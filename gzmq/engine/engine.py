@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import errno
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import gevent
 from gevent import socket as gsocket
@@ -28,6 +28,7 @@ from .. import zmtp
 from ..constants import SOCKET_TYPE_NAMES, Event
 from ..security import log as security_log
 from ..security import make_mechanism, mechanism_name
+from .base import EngineBase
 from .handshake import AuthFailure, HandshakeTimeout, PeerClosed, run_handshake
 from .heartbeat import Heartbeat
 from .receiver import ConnectionReader
@@ -52,28 +53,16 @@ class ConnectionOutcome:
     FINISHED = "finished"  # the application closed this peer (raw connections): do not redial
 
 
-class Engine:
+class Engine(EngineBase):
     def __init__(self, socket: "SocketCore", stream: gsocket.socket, peer_address: str,
                  session: Session) -> None:
-        self.socket = socket
-        self.session = session
-        self.stream = stream
-        #: the stream's fd, for monitor events (it reads -1 once the stream is closed)
-        self.fd = stream.fileno()
-        self.endpoint = session.endpoint
-        self.peer_address = peer_address
+        super().__init__(socket, stream, peer_address, session)
         self._reader: Optional[ConnectionReader] = None
         self._writer: Optional[ConnectionWriter] = None
-        self._closing = False
-        self.handshake_done = False
         #: when the reader last got bytes (heartbeat liveness)
         self.last_received = 0.0
         self._heartbeat: Optional[Heartbeat] = None
-        #: set once ZAP refused this peer (its monitor event has been emitted)
-        self.auth_refused = False
         self.conn: Any = None  # the zmtp.Connection, made when the engine starts
-        #: called once the handshake succeeds (a Listener frees its handshake slot then)
-        self.on_handshake_done: Optional[Callable[[], None]] = None
 
     def _send_last_words(self) -> None:
         """Best effort: what the protocol still wants out (our greeting, on a mismatch)."""

@@ -21,15 +21,16 @@ It offers the Listener, the Connector and the socket's lifecycle what an ``Engin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Optional
 
 import gevent
 from gevent import socket as gsocket
 
 from ..constants import Event
 from ..pipe import MessageQueue, Signal
+from .base import EngineBase
 from .engine import ConnectionOutcome
-from .receiver import _read_buffer
+from .receiver import read_buffer
 from .session import Session
 
 if TYPE_CHECKING:
@@ -40,20 +41,11 @@ __all__ = ["RawEngine"]
 _DISCONNECT_ERRORS = (OSError, EOFError)
 
 
-class RawEngine:
+class RawEngine(EngineBase):
     def __init__(self, socket: "SocketCore", stream: gsocket.socket, peer_address: str,
                  session: Session) -> None:
-        self.socket = socket
-        self.session = session
-        self.stream = stream
-        self.fd = stream.fileno()
-        self.endpoint = session.endpoint
-        self.peer_address = peer_address
-        #: there is no handshake: the connection is usable once ``run`` starts
-        self.handshake_done = False
-        self.auth_refused = False
-        self.on_handshake_done: Optional[Callable[[], None]] = None
-        self._closing = False
+        # there is no handshake: handshake_done turns True as soon as ``run`` starts
+        super().__init__(socket, stream, peer_address, session)
         #: the application closed this peer (an empty data frame): no notification, no redial
         self._finished_by_socket = False
         self._room = Signal()  # the socket's inbound queue has room again (or closed)
@@ -98,7 +90,7 @@ class RawEngine:
 
     def _read(self, to_socket: MessageQueue) -> None:
         stream, room = self.stream, self._room
-        _, shared = _read_buffer()  # this thread's, as the ZMTP reader's
+        _, shared = read_buffer()  # this thread's, as the ZMTP reader's
         view = shared[:max(1, min(self.socket.options.in_batch_size, len(shared)))]
         while not self._closing:
             if to_socket.read_closed:

@@ -35,7 +35,7 @@ from ..pipe import GroupCommand, MessageQueue, Signal, SubscriptionCommand
 from ..security import log as security_log
 from .handshake import PeerClosed
 
-__all__ = ["ConnectionReader", "READ_BUFFER_SIZE"]
+__all__ = ["ConnectionReader", "READ_BUFFER_SIZE", "read_buffer"]
 
 #: bytes read per recv_into; large enough that a burst of small messages is one syscall
 READ_BUFFER_SIZE = 256 * 1024
@@ -46,7 +46,9 @@ READ_BUFFER_SIZE = 256 * 1024
 _per_thread = get_original("threading", "local")()
 
 
-def _read_buffer() -> tuple[bytearray, memoryview]:
+def read_buffer() -> tuple[bytearray, memoryview]:
+    """This thread's read buffer (and a view of it), shared by every connection's reads in
+    hub callbacks: the ZMTP receiver's and the raw (STREAM) engine's."""
     shared = getattr(_per_thread, "buffer", None)
     if shared is None:
         buffer = bytearray(READ_BUFFER_SIZE)
@@ -217,7 +219,7 @@ class ConnectionReader:
     def _read_once(self) -> None:
         conn = self.conn
         direct = conn.receive_buffer()  # the rest of a large body: receive it in place
-        buffer, view = _read_buffer()
+        buffer, view = read_buffer()
         try:
             count = self._recv_into(buffer if direct is None else direct)
         except (BlockingIOError, InterruptedError):

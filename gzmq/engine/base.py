@@ -1,0 +1,39 @@
+"""What every engine is to the listener, the connector and the session: one stream, one peer.
+
+``Engine`` (ZMTP) and ``RawEngine`` (STREAM, no protocol) both start from this; a Listener or
+Connector reads only these attributes and the ``run`` / ``shutdown`` / ``close`` / ``abandon``
+methods each defines.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Optional
+
+from gevent import socket as gsocket
+
+from .session import Session
+
+if TYPE_CHECKING:
+    from ..core import SocketCore
+
+__all__ = ["EngineBase"]
+
+
+class EngineBase:
+    def __init__(self, socket: "SocketCore", stream: gsocket.socket, peer_address: str,
+                 session: Session) -> None:
+        self.socket = socket
+        self.session = session
+        self.stream = stream
+        #: the stream's fd, for monitor events (it reads -1 once the stream is closed)
+        self.fd = stream.fileno()
+        self.endpoint = session.endpoint
+        self.peer_address = peer_address
+        #: our own socket is ending this connection (closing, unbind, disconnect)
+        self._closing = False
+        #: the connection is usable (for ZMTP: the handshake succeeded)
+        self.handshake_done = False
+        #: set once ZAP refused this peer (its monitor event has been emitted)
+        self.auth_refused = False
+        #: called once the handshake succeeds (a Listener frees its handshake slot then)
+        self.on_handshake_done: Optional[Callable[[], None]] = None
