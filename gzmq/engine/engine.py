@@ -83,6 +83,7 @@ class Engine(EngineBase):
             make_mechanism(self.socket),
             identity=options.routing_id,
             max_message_size=options.maxmsgsize,
+            bare_messages=True,  # the receiver's deliver() takes the parts lists as they are
         )
 
     # ----------------------------------------------------------------------------------------

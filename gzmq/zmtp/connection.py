@@ -43,6 +43,10 @@ each beyond RCVHWM.  The bound counts every frame parsed after the handshake
 (each frame of a multipart message, and each command): it costs no comparison
 per frame, and a call may return fewer than *n* messages with input still held.
 
+Bare messages: a Connection made with ``bare_messages=True`` returns each message as its
+list of parts instead of a :class:`Message` event (the parser builds the list anyway; the
+engine's receive path then allocates nothing more per message). Other events are unchanged.
+
 Hostile input: for any bytes, ``receive_data``/``received_into``/``auth_reply``
 raise nothing but ``ProtocolError`` (``LocalProtocolError`` only for misuse by
 the caller); tests/zmtp/test_fuzz.py checks this with generated input.
@@ -72,9 +76,11 @@ from .events import (
     HandshakeComplete,
     Join,
     Leave,
+    Message,
     PeerError,
     Ping,
     Pong,
+    Received,
     Subscribe,
 )
 from .mechanism import Mechanism, MechanismStatus, NullMechanism
@@ -116,6 +122,8 @@ class Connection:
         frame only (an endless run of small MORE frames then grows without bound):
         bounding the whole message is a deliberate difference.  Frames larger than
         ``codec.MAX_HANDSHAKE_FRAME`` are refused until the handshake is complete.
+    :param bare_messages: return each message as its ``list[bytes]`` of parts rather than
+        a :class:`Message` (see "Bare messages" in the module docstring).
     :raises ValueError: a socket type without ZMTP, or bad identity/metadata
         (including metadata too large for a handshake command).
     """
@@ -127,6 +135,7 @@ class Connection:
         identity: bytes = b"",
         metadata: Mapping[str, bytes] | None = None,
         max_message_size: int = -1,
+        bare_messages: bool = False,
     ) -> None:
         if not COMPATIBLE.get(socket_type):
             raise ValueError(f"socket type {socket_type!r} does not speak ZMTP")
@@ -164,6 +173,7 @@ class Connection:
         self._sub_commands = False  # peer takes SUBSCRIBE/CANCEL commands (3.1)
         self._props_checked = False
         self._out: list[bytes] = []
+        self._bare = bare_messages
 
     def __repr__(self) -> str:
         return (
@@ -259,7 +269,7 @@ class Connection:
         status_code: bytes,
         user_id: bytes = b"",
         metadata: Mapping[str, bytes] | None = None,
-    ) -> list[Event]:
+    ) -> list[Received]:
         """Hand a ZAP verdict to the mechanism; return the resulting events.
 
         :raises LocalProtocolError: not in HANDSHAKE, or nothing pending.
@@ -267,7 +277,7 @@ class Connection:
         """
         if self.state is not HANDSHAKE:
             raise LocalProtocolError(f"auth_reply() in state {self.state.name}")
-        events: list[Event] = []
+        events: list[Received] = []
         try:
             self._queue_commands(self.mechanism.auth_reply(status_code, user_id, metadata or {}))
             self._check_mechanism(events)
@@ -309,7 +319,7 @@ class Connection:
 
     def receive_data(
         self, data: bytes | bytearray | memoryview, max_messages: int = -1
-    ) -> list[Event]:
+    ) -> list[Received]:
         """Feed bytes read from the peer; return the events they complete.
 
         :param max_messages: parse at most this many frames after the handshake (so at
@@ -326,7 +336,7 @@ class Connection:
             raise LocalProtocolError("call initiate() before receive_data()")
         if type(data) is not bytes:
             data = bytes(data)  # never keep a view of the caller's buffer
-        events: list[Event] = []
+        events: list[Received] = []
         if not data:
             return events
         reader = self._reader
@@ -338,9 +348,9 @@ class Connection:
         except ProtocolError as err:
             self._fail(err, events)
             raise
-        return events
+        return events if self._bare else self._wrapped(events)
 
-    def next_events(self, max_messages: int = -1) -> list[Event]:
+    def next_events(self, max_messages: int = -1) -> list[Received]:
         """Go on parsing the input that ``max_messages`` held back: the events it
         completes, at most *max_messages* messages again (-1: no bound); ``[]`` when
         nothing is held (see :attr:`held_input`).
@@ -348,7 +358,7 @@ class Connection:
         :raises ProtocolError: as :meth:`receive_data`.
         """
         reader = self._reader
-        events: list[Event] = []
+        events: list[Received] = []
         if not reader.held or self.state is CLOSED:
             return events
         data, pos = reader.take_tail()
@@ -357,7 +367,7 @@ class Connection:
         except ProtocolError as err:
             self._fail(err, events)
             raise
-        return events
+        return events if self._bare else self._wrapped(events)
 
     @property
     def held_input(self) -> int:
@@ -366,7 +376,7 @@ class Connection:
         reader = self._reader
         return len(reader.tail) - reader.tail_pos if reader.held else 0
 
-    def _feed(self, data: bytes, pos: int, events: list[Event], budget: int) -> None:
+    def _feed(self, data: bytes, pos: int, events: list[Received], budget: int) -> None:
         reader = self._reader
         if reader.pending is not None:
             if budget == 0 and self.state is READY:
@@ -383,9 +393,9 @@ class Connection:
                 budget -= 1
         self._parse(data, pos, events, budget)
 
-    def _fail(self, err: ProtocolError, events: list[Event]) -> None:
+    def _fail(self, err: ProtocolError, events: list[Received]) -> None:
         """Close on ``err``, which carries the events completed before the fault."""
-        err.events = events
+        err.events = events if self._bare else self._wrapped(events)
         # A mechanism mismatch still lets our whole greeting out (libzmq writes it before
         # it reads the peer's), so the peer learns which mechanism we wanted.
         mismatch = err.code == ProtocolErrorCode.ZMTP_MECHANISM_MISMATCH
@@ -406,7 +416,7 @@ class Connection:
             return None
         return self._reader.direct_buffer()
 
-    def received_into(self, count: int) -> list[Event]:
+    def received_into(self, count: int) -> list[Received]:
         """``count`` bytes were written into :meth:`receive_buffer`; return the events
         they complete (as :meth:`receive_data` would).
 
@@ -416,16 +426,21 @@ class Connection:
         """
         if self.state is CLOSED:
             raise LocalProtocolError("connection is closed")
-        events: list[Event] = []
+        events: list[Received] = []
         try:
             done = self._reader.direct_filled(count)
             if done is not None:
                 self._handle_frame(done[0], done[1], events)
         except ProtocolError as err:
-            err.events = events
+            err.events = events if self._bare else self._wrapped(events)
             self._close()
             raise
-        return events
+        return events if self._bare else self._wrapped(events)
+
+    @staticmethod
+    def _wrapped(events: list[Received]) -> list[Received]:
+        """``events`` with each bare message (a list of parts) made a :class:`Message`."""
+        return [Message(event) if type(event) is list else event for event in events]
 
     def _close(self, keep_output: bool = False) -> None:
         self.state = CLOSED
@@ -433,7 +448,7 @@ class Connection:
             self._out = []
         self._reader.reset()
 
-    def _parse(self, data: bytes, pos: int, events: list[Event], budget: int) -> None:
+    def _parse(self, data: bytes, pos: int, events: list[Received], budget: int) -> None:
         # Phase dispatch.  Each step consumes what it can and returns the new
         # offset, or -1 once the reader has stored the remainder.  *budget*: the frames
         # that may still be parsed in READY (negative: no bound).
@@ -461,7 +476,7 @@ class Connection:
             if pos < 0:
                 return
 
-    def _parse_greeting(self, data: bytes, events: list[Event]) -> int:
+    def _parse_greeting(self, data: bytes, events: list[Received]) -> int:
         # Invariant: the greeting starts at offset 0 (a partial greeting is
         # kept whole in the reader's tail and re-joined).
         check_greeting_prefix(data[:SNIFF_SIZE])
@@ -487,7 +502,7 @@ class Connection:
         self._check_mechanism(events)
         return GREETING_SIZE
 
-    def _handle_frame(self, flags: int, body: bytes, events: list[Event]) -> None:
+    def _handle_frame(self, flags: int, body: bytes, events: list[Received]) -> None:
         # General path for one frame (handshake, encrypted traffic, and the
         # body that completed a pending frame).
         state = self.state
@@ -510,7 +525,7 @@ class Connection:
             self._check_mechanism(events)
         # CLOSED (PeerError just emitted): drop.
 
-    def _ready_command(self, body: bytes, events: list[Event]) -> None:
+    def _ready_command(self, body: bytes, events: list[Received]) -> None:
         name, data = split_command(body)
         if name == b"PING":
             ttl, context = parse_ping(data)
@@ -555,7 +570,7 @@ class Connection:
                     ProtocolErrorCode.ZMTP_INVALID_METADATA,
                 )
 
-    def _check_mechanism(self, events: list[Event]) -> None:
+    def _check_mechanism(self, events: list[Received]) -> None:
         mechanism = self.mechanism
         request = mechanism.take_auth_request()
         if request is not None:

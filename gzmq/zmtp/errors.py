@@ -26,7 +26,7 @@ import enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .events import Event
+    from .events import Received
 
 __all__ = ["ProtocolErrorCode", "ZMTPError", "ProtocolError", "LocalProtocolError"]
 
@@ -80,7 +80,7 @@ class ProtocolError(ZMTPError):
         #: Events parsed from the same ``receive_data()`` call *before* the
         #: violation (e.g. whole messages ahead of a bad frame).  libzmq
         #: delivers those, so the engine may too before it disconnects.
-        self.events: list[Event] = []
+        self.events: list[Received] = []
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.args[0]!r}, code={self.code:#x})"

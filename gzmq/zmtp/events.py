@@ -20,7 +20,7 @@ Invariants:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Union
 
 __all__ = [
     "Event",
@@ -32,6 +32,7 @@ __all__ = [
     "Pong",
     "PeerError",
     "AuthRequest",
+    "Received",
 ]
 
 
@@ -177,3 +178,9 @@ class AuthRequest(Event):
     def __init__(self, mechanism: bytes, credentials: list[bytes]) -> None:
         self.mechanism = mechanism
         self.credentials = credentials
+
+
+#: What the parser appends as it goes: an event, or a whole message as its bare list of parts.
+#: A :class:`~gzmq.zmtp.Connection` made with ``bare_messages=True`` returns messages that way
+#: (the engine's hot path: no object per message); otherwise each becomes a :class:`Message`.
+Received = Union[Event, list[bytes]]

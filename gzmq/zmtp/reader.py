@@ -77,7 +77,7 @@ from typing import cast
 from .codec import FLAG_COMMAND, FLAG_LONG, FLAG_MORE, MAX_FRAME_SIZE, MAX_HANDSHAKE_FRAME
 from .codec import unpack_u64_from
 from .errors import LocalProtocolError, ProtocolError, ProtocolErrorCode
-from .events import Event, Message
+from .events import Received
 
 __all__ = ["FrameReader", "DIRECT_THRESHOLD", "POOL_LIMIT", "pooled_bytes"]
 
@@ -383,8 +383,8 @@ class FrameReader:
         self.tail = data[pos:]
         return None
 
-    def add_part(self, flags: int, body: bytes, events: list[Event]) -> None:
-        """Add one message frame; emit the Message when it is the last.
+    def add_part(self, flags: int, body: bytes, events: list[Received]) -> None:
+        """Add one message frame; emit the message (its parts list) when it is the last.
 
         General path: frames that were pending, and decrypted CURVE frames (whose outer
         frame was checked against the per-frame limit only, since a command may hide in
@@ -397,7 +397,7 @@ class FrameReader:
             if self._bounded:
                 self._budget -= len(body) or 1
         else:
-            events.append(Message(self.parts))
+            events.append(self.parts)
             self.parts = []
             self._budget = self._limit
 
@@ -405,8 +405,8 @@ class FrameReader:
         self,
         data: bytes,
         pos: int,
-        events: list[Event],
-        on_command: Callable[[bytes, list[Event]], None],
+        events: list[Received],
+        on_command: Callable[[bytes, list[Received]], None],
         max_frames: int = -1,
     ) -> None:
         """Parse the frames of *data* from *pos*: the READY fast path.
@@ -456,11 +456,11 @@ class FrameReader:
                         limit -= size or 1  # an empty frame counts one byte
                 elif parts:  # last frame of a multipart message
                     parts.append(data[start:end])
-                    emit(Message(parts))
+                    emit(parts)
                     parts = []
                     limit = full
                 else:  # single-frame message: the common case, one list build
-                    emit(Message([data[start:end]]))
+                    emit([data[start:end]])
                 pos = end
             else:  # max_frames parsed: the rest waits, unparsed
                 self.hold(data, pos)

@@ -23,10 +23,11 @@ from gzmq import zmtp
 from gzmq.routing.base import Routing
 
 
-def ready_pair(ours: str = "DEALER", theirs: str = "ROUTER"
+def ready_pair(ours: str = "DEALER", theirs: str = "ROUTER", bare_theirs: bool = False
                ) -> tuple[zmtp.Connection, zmtp.Connection]:
-    """(our Connection, the peer's), both READY after a NULL handshake done in memory."""
-    a, b = zmtp.Connection(ours), zmtp.Connection(theirs)
+    """(our Connection, the peer's), both READY after a NULL handshake done in memory.
+    ``bare_theirs``: the peer's returns messages as bare part lists, as an Engine's does."""
+    a, b = zmtp.Connection(ours), zmtp.Connection(theirs, bare_messages=bare_theirs)
     to_b, to_a = a.initiate(), b.initiate()
     for _ in range(10):
         if to_b:

@@ -61,6 +61,40 @@ def test_tr_ready(data: bytes, expected: list[Any]) -> None:
     tr(ready_conn, data, expected)
 
 
+def _bare(events: list[Any]) -> list[Any]:
+    return [event.parts if type(event) is Message else event for event in events]
+
+
+@pytest.mark.parametrize(("data", "expected"), [c[1:] for c in READY_CASES],
+                         ids=[c[0] for c in READY_CASES])
+def test_bare_messages_are_part_lists_and_everything_else_is_unchanged(
+        data: bytes, expected: list[Any]) -> None:
+    # the engine's Connection (bare_messages=True) returns each message as its parts list: the
+    # same events in the same order otherwise, fed whole, byte by byte, or with a frame cut
+    want = _bare(expected)
+    whole = ready_conn(bare_messages=True)
+    assert whole.receive_data(data) == want
+    one_by_one = ready_conn(bare_messages=True)
+    got: list[Any] = []
+    for i in range(len(data)):
+        got += one_by_one.receive_data(data[i:i + 1])
+    assert got == want
+    assert all(type(e) is list for e in got if type(e) not in (Ping, Pong, Subscribe, Cancel,
+                                                               Join, Leave))
+
+
+def test_bare_messages_before_a_fault_are_part_lists_too() -> None:
+    conn = ready_conn("PULL", b"PUSH", bare_messages=True)
+    good = b"\x00\x02ok\x01\x01a\x00\x01b"
+    with pytest.raises(ProtocolError) as caught:
+        conn.receive_data(good + b"\x02" + b"\xff" * 8)  # a size with the top bit set
+    assert caught.value.events == [[b"ok"], [b"a", b"b"]]
+    plain = ready_conn("PULL", b"PUSH")
+    with pytest.raises(ProtocolError) as caught:
+        plain.receive_data(good + b"\x02" + b"\xff" * 8)
+    assert caught.value.events == [Message([b"ok"]), Message([b"a", b"b"])]
+
+
 def test_tr_ping_queues_pong() -> None:
     def check(conn: Connection) -> None:
         assert conn.data_to_send() == PONG_EMPTY
