@@ -46,12 +46,11 @@ def run_clients(port: int, count: int, hold_seconds: float) -> None:
         peer.close()
 
 
-def run_server(count: int, limit: float) -> dict:
+def start_router() -> tuple:
+    """(context, ROUTER bound on 127.0.0.1, its HANDSHAKE_SUCCEEDED monitor, its port)"""
     import gevent
-    from gevent import subprocess as gsubprocess
 
     import gzmq
-    from gzmq.utils.monitor import recv_monitor_message
 
     ctx = gzmq.Context()
     router = ctx.socket(gzmq.ROUTER)
@@ -60,9 +59,25 @@ def run_server(count: int, limit: float) -> dict:
     router.bind("tcp://127.0.0.1:*")
     port = int(router.last_endpoint.rsplit(b":", 1)[1])
     gevent.sleep(0.1)
+    return ctx, router, monitor, port
+
+
+def start_clients(port: int, count: int, hold_seconds: float):
+    """The client process (a gevent subprocess.Popen)."""
+    from gevent import subprocess as gsubprocess
+
+    return gsubprocess.Popen([sys.executable, os.path.abspath(__file__), "--client", str(port),
+                              str(count), str(hold_seconds)], stdout=gsubprocess.PIPE)
+
+
+def run_server(count: int, limit: float) -> dict:
+    import gevent
+
+    from gzmq.utils.monitor import recv_monitor_message
+
+    ctx, router, monitor, port = start_router()
     before = rss_bytes()
-    client = gsubprocess.Popen([sys.executable, __file__, "--client", str(port), str(count),
-                                str(limit)], stdout=gsubprocess.PIPE)
+    client = start_clients(port, count, limit)
     started = time.monotonic()
     ready = 0
     try:

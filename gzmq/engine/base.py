@@ -37,3 +37,17 @@ class EngineBase:
         self.auth_refused = False
         #: called once the handshake succeeds (a Listener frees its handshake slot then)
         self.on_handshake_done: Optional[Callable[[], None]] = None
+        #: the greenlet that ran ``run_detached`` ended, the connection going on without it
+        self.detached = False
+        #: called with the engine once the connection has ended (set by a Listener)
+        self.on_end: Optional[Callable[["EngineBase"], None]] = None
+
+    def run(self) -> str:
+        """Drive the connection until it ends; return a ``ConnectionOutcome``."""
+        raise NotImplementedError
+
+    def run_detached(self) -> None:
+        """What a Listener runs in the connection's greenlet: ``run``, unless the engine can
+        let that greenlet end before the connection does (``detached`` then says so; either
+        way ``on_end`` tells of the end)."""
+        self.run()

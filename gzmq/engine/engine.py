@@ -42,6 +42,8 @@ __all__ = ["Engine", "ConnectionOutcome"]
 
 
 _DISCONNECT_ERRORS = (OSError, EOFError)
+#: what a revived greenlet returns when the connection is idle again
+_IDLE = "idle"
 
 
 class ConnectionOutcome:
@@ -63,6 +65,10 @@ class Engine(EngineBase):
         self.last_received = 0.0
         self._heartbeat: Optional[Heartbeat] = None
         self.conn: Any = None  # the zmtp.Connection, made when the engine starts
+        #: a greenlet runs (or is about to run) the engine's part: the handshake, or waiting
+        self._serving = False
+        #: ``_finish`` ran
+        self._ended = False
 
     def _send_last_words(self) -> None:
         """Best effort: what the protocol still wants out (our greeting, on a mismatch)."""
@@ -91,8 +97,22 @@ class Engine(EngineBase):
 
     def run(self) -> str:
         """Drive the connection until it ends; return a ``ConnectionOutcome``."""
+        outcome = self._run(detach=False)
+        assert outcome is not None
+        return outcome
+
+    def run_detached(self) -> None:
+        """Run the handshake in this greenlet, which ends once the connection is idle (then
+        ``detached`` is True): the connection goes on from the hub, a greenlet is started
+        again only when one is needed (backpressure, the end, the socket closing), and
+        ``on_end`` tells of the end. What a Listener runs: an idle accepted connection then
+        costs no greenlet."""
+        self._run(detach=True)
+
+    def _run(self, detach: bool) -> Optional[str]:
         socket = self.socket
         socket.lifecycle.peers.add(self)
+        self._serving = True
         try:
             self.conn = self._make_connection()
         except ValueError as error:  # unusable security options, e.g. CURVE without keys
@@ -100,10 +120,50 @@ class Engine(EngineBase):
                                mechanism_name(socket.options), self.endpoint, error)
             socket.emit(Event.HANDSHAKE_FAILED_NO_DETAIL, errno.EINVAL, self.endpoint)
             return self._finish(ConnectionOutcome.PROTOCOL_ERROR)
-        try:
+        return self._guarded(detach, first=True)
+
+    def _serve(self, detach: bool, first: bool) -> bool:
+        """The greenlet's part of the connection; True when it may end with the connection
+        idle (``detach``, and not closing), else it returns (or raises) at the end."""
+        if first:
             events = run_handshake(self)
-            reader = self._on_ready(events[0])
-            reader.run(events[1:])
+            self._on_ready(events[0]).start(events[1:])
+        reader = self._reader
+        assert reader is not None
+        if not reader.serve(until_idle=detach and not self._closing):
+            return False
+        # idle: the hub reads on; nothing runs between serve's last look and this return
+        self._serving = False
+        self.detached = True
+        reader.on_wake = self._revive
+        return True
+
+    def _revive(self) -> None:
+        """The reader needs a greenlet (backpressure, or the end), or the socket is closing
+        (the group waits for the engine through LINGER, and kills it after)."""
+        if self._serving or self._ended:
+            return  # the running greenlet looks at the reader again before it ends
+        self._serving = True
+        greenlet = self.socket.lifecycle.spawn(self._serve_again)
+        greenlet.link(self._revived_ended)
+
+    def _serve_again(self) -> str:
+        return self._guarded(detach=True) or _IDLE
+
+    def _revived_ended(self, greenlet: gevent.Greenlet) -> None:
+        # killed before it ran (the socket closed with LINGER 0, or LINGER ran out): it never
+        # raised GreenletExit, so end the connection here, as a killed engine does
+        if greenlet.value is not _IDLE and not self._ended:
+            self._closing = True
+            self._finish(ConnectionOutcome.CLOSED)
+
+    def _guarded(self, detach: bool, first: bool = False) -> Optional[str]:
+        """``_serve``, with every way the connection can end turned into its outcome (None:
+        the connection is idle and goes on without this greenlet)."""
+        socket = self.socket
+        try:
+            if self._serve(detach, first):
+                return None
         except zmtp.ProtocolError as error:
             security_log.warning("%s with %s (%s) failed: %s",
                                  "connection" if self.handshake_done else "handshake",
@@ -162,8 +222,9 @@ class Engine(EngineBase):
         """The handshake succeeded: the session sets the pipe up for this peer; a fresh
         reader and writer take over its engine end. Return the reader to run."""
         self.handshake_done = True
-        if self.on_handshake_done is not None:
-            self.on_handshake_done()
+        done, self.on_handshake_done = self.on_handshake_done, None  # (frees what it holds)
+        if done is not None:
+            done()
         properties = dict(ready.properties)
         properties["Peer-Address"] = self.peer_address.encode()
         if ready.user_id:
@@ -218,6 +279,8 @@ class Engine(EngineBase):
         # what is queued goes out first; a handshake in progress finishes, then the writer
         # drains the pipe and closes (LINGER bounds it all)
         session.close_writing()
+        if self.detached:
+            self._revive()  # a greenlet in the socket's group waits for the end again
 
     def close(self) -> None:
         """Disconnect now, dropping whatever is queued."""
@@ -256,6 +319,7 @@ class Engine(EngineBase):
                 writer.bytes_out if writer is not None else 0)
 
     def _finish(self, outcome: str) -> str:
+        self._ended = True
         socket = self.socket
         socket.lifecycle.peers.discard(self)
         bytes_in, bytes_out = self.traffic()  # the socket keeps the totals of ended engines
@@ -273,4 +337,6 @@ class Engine(EngineBase):
         if self._reader is not None:
             self._reader.close()
         self.session.engine_ended(self.handshake_done)
+        if self.on_end is not None:
+            self.on_end(self)
         return outcome

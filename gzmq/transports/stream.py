@@ -328,15 +328,22 @@ class Listener:
         session = Session(self.socket, self.endpoint, connecting=False)
         engine = engine_class(self.socket)(self.socket, stream, peer_address, session)
         engine.on_handshake_done = release
+        engine.on_end = self._engine_ended
         self._engines.add(engine)
-        greenlet = self.socket.lifecycle.spawn(engine.run)
-        greenlet.link(lambda _, engine=engine: self._engine_ended(engine, release))
+        # the greenlet ends after the handshake if the connection is idle then (a ZMTP engine
+        # goes on from the hub); on_end tells of the connection's end
+        greenlet = self.socket.lifecycle.spawn(engine.run_detached)
+        greenlet.link(lambda _, engine=engine: self._greenlet_ended(engine, release))
         slot.evict = lambda: self._evict(engine, greenlet)
 
-    def _engine_ended(self, engine: Engine, release: Callable[[], None]) -> None:
-        # The handshake ended with the engine, however it ended (failure, timeout, hang-up,
-        # the socket closing), if it had not succeeded before.
+    def _greenlet_ended(self, engine: Any, release: Callable[[], None]) -> None:
+        # The handshake is over, however it ended (failure, timeout, hang-up, the socket
+        # closing), if it had not succeeded before.
         release()
+        if not engine.detached:
+            self._engine_ended(engine)  # (the engine may have told us already)
+
+    def _engine_ended(self, engine: Any) -> None:
         self._engines.discard(engine)
         try:
             engine.stream.close()  # an engine killed before it ran never closed its stream
