@@ -1,9 +1,10 @@
 """How much memory does an idle connection cost a gzmq ROUTER?
 
-    python perf/idle_connections.py [--connections 10000] [--json]
+    python perf/idle_connections.py [--connections 10000] [--impl gzmq|pyzmq] [--json]
 
-A gzmq ROUTER binds on 127.0.0.1; a separate process opens N plain TCP connections, each of
-which sends a ZMTP 3.1 greeting and a NULL READY for a DEALER in one write and then stays idle.
+A gzmq ROUTER (``--impl pyzmq``: a libzmq one, for comparison) binds on 127.0.0.1; a separate
+process opens N plain TCP connections, each of which sends a ZMTP 3.1 greeting and a NULL READY
+for a DEALER, reads the server's, and then stays idle.
 The server waits until every handshake has completed (monitor HANDSHAKE_SUCCEEDED events),
 checks that it can still route a message to the last peer, and reports its resident memory
 growth per connection. Exits non-zero if not every peer was accepted within the time limit.
@@ -21,24 +22,23 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
 
-#: a DEALER's greeting (NULL, minor 1) and READY, exactly as libzmq would send them
-GREETING = b"\xff" + b"\x00" * 7 + b"\x01\x7f\x03\x01NULL" + b"\x00" * 16 + b"\x00" * 32
-READY = (b"\x04\x29\x05READY\x0bSocket-Type\x00\x00\x00\x06DEALER"
-         b"\x08Identity\x00\x00\x00\x00")
+import zmtp_raw  # noqa: E402
+from zmtp_raw import rss_bytes  # noqa: E402
 
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def run_clients(port: int, count: int, hold_seconds: float) -> None:
-    """The client process: open ``count`` connections, handshake, stay idle, then exit."""
+    """The client process: open ``count`` connections, handshake, stay idle, then exit.
+    Each connection reads the server's greeting and READY before the next one opens: a
+    burst of connects would overflow the listen backlog (100 by default) and wait for SYN
+    retransmits, seconds each."""
+    zmtp_raw.raise_fd_limit()
     peers = []
     for _ in range(count):
         peer = socket.create_connection(("127.0.0.1", port))
-        peer.sendall(GREETING + READY)
+        zmtp_raw.handshake(peer, "DEALER")
         peers.append(peer)
     print("connected", flush=True)
     time.sleep(hold_seconds)
@@ -46,47 +46,56 @@ def run_clients(port: int, count: int, hold_seconds: float) -> None:
         peer.close()
 
 
-def start_router() -> tuple:
-    """(context, ROUTER bound on 127.0.0.1, its HANDSHAKE_SUCCEEDED monitor, its port)"""
-    import gevent
-
-    import gzmq
-
-    ctx = gzmq.Context()
-    router = ctx.socket(gzmq.ROUTER)
+def start_router(impl: str = "gzmq") -> tuple:
+    """(context, ROUTER of ``impl`` bound on 127.0.0.1, its HANDSHAKE_SUCCEEDED monitor,
+    its port)"""
+    if impl == "pyzmq":
+        import zmq
+    else:
+        import gzmq as zmq
+    zmtp_raw.raise_fd_limit()
+    ctx = zmq.Context()
+    router = ctx.socket(zmq.ROUTER)
     router.router_mandatory = 1
-    monitor = router.get_monitor_socket(gzmq.EVENT_HANDSHAKE_SUCCEEDED)
+    monitor = router.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
     router.bind("tcp://127.0.0.1:*")
     port = int(router.last_endpoint.rsplit(b":", 1)[1])
-    gevent.sleep(0.1)
+    router.poll(100)  # settle (gzmq: lets the hub start the listener)
     return ctx, router, monitor, port
 
 
 def start_clients(port: int, count: int, hold_seconds: float):
-    """The client process (a gevent subprocess.Popen)."""
-    from gevent import subprocess as gsubprocess
-
-    return gsubprocess.Popen([sys.executable, os.path.abspath(__file__), "--client", str(port),
-                              str(count), str(hold_seconds)], stdout=gsubprocess.PIPE)
+    """The client process (its stdout, "connected" once all are, is not read)."""
+    return subprocess.Popen([sys.executable, os.path.abspath(__file__), "--client", str(port),
+                             str(count), str(hold_seconds)], stdout=subprocess.DEVNULL)
 
 
-def run_server(count: int, limit: float) -> dict:
-    import gevent
+def run_server(count: int, limit: float, impl: str = "gzmq") -> dict:
+    """Accept ``count`` idle peers on a ROUTER of ``impl`` (gzmq, or pyzmq for libzmq's
+    number on the same machine); returns the RSS growth per connection."""
+    if impl == "pyzmq":
+        import zmq
+        from zmq.utils.monitor import recv_monitor_message
+        version = "pyzmq %s (libzmq %s)" % (zmq.pyzmq_version(), zmq.zmq_version())
+    else:
+        import gevent
 
-    from gzmq.utils.monitor import recv_monitor_message
+        import gzmq
+        from gzmq.utils.monitor import recv_monitor_message
+        version = "gzmq %s gevent %s" % (getattr(gzmq, "__version__", "?"), gevent.__version__)
 
-    ctx, router, monitor, port = start_router()
+    ctx, router, monitor, port = start_router(impl)
     before = rss_bytes()
     client = start_clients(port, count, limit)
     started = time.monotonic()
+    deadline = started + limit
     ready = 0
-    try:
-        with gevent.Timeout(limit):
-            while ready < count:
-                recv_monitor_message(monitor)
-                ready += 1
-    except gevent.Timeout:
-        pass
+    while ready < count:  # poll, not a blocking recv: bounded for both implementations
+        left = deadline - time.monotonic()
+        if left <= 0 or not monitor.poll(int(left * 1000) + 1):
+            break
+        recv_monitor_message(monitor)
+        ready += 1
     elapsed = time.monotonic() - started
     after = rss_bytes()
     # the ROUTER still routes: the generated ids are not known, so probe with MANDATORY
@@ -96,7 +105,8 @@ def run_server(count: int, limit: float) -> dict:
     monitor.close()
     router.close(linger=0)
     ctx.term()
-    return {"connections": count, "handshaken": ready, "seconds": round(elapsed, 2),
+    return {"impl": impl, "version": version, "connections": count, "handshaken": ready,
+            "seconds": round(elapsed, 2),
             "rss_before_mib": round(before / 2**20, 1), "rss_after_mib": round(after / 2**20, 1),
             "bytes_per_connection": (after - before) // max(ready, 1), "ok": alive}
 
@@ -108,9 +118,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=10000)
     parser.add_argument("--limit", type=float, default=120.0, help="seconds to wait at most")
+    parser.add_argument("--impl", default="gzmq", choices=("gzmq", "pyzmq"),
+                        help="the ROUTER's implementation (default gzmq)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run_server(args.connections, args.limit)
+    result = run_server(args.connections, args.limit, args.impl)
     if args.json:
         print(json.dumps(result))
     else:

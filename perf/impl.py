@@ -113,13 +113,14 @@ class Impl:
         return mine, box['value']
 
 
-def parser(description: str, count_name: str = 'message-count') -> argparse.ArgumentParser:
+def parser(description: str, count_name: str = 'message-count',
+           impls: tuple = IMPLS) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument('endpoint')
     ap.add_argument('message_size', metavar='message-size', type=int)
     ap.add_argument('count', metavar=count_name, type=int)
-    ap.add_argument('--impl', default='gzmq', choices=IMPLS,
-                    help='ZeroMQ implementation (default: gzmq)')
+    ap.add_argument('--impl', default=impls[0], choices=impls,
+                    help='ZeroMQ implementation (default: %s)' % impls[0])
     ap.add_argument('--curve', action='store_true',
                     help='CURVE on both ends (fixed test keys); the binding end is the server')
     ap.add_argument('--duration', type=float, default=None, metavar='S',
@@ -180,3 +181,53 @@ def fail(args, tool: str, message: str, code: int = 2):
         print(json.dumps({'tool': tool, 'error': message}), flush=True)
     sys.stderr.write('%s: %s\n' % (tool, message))
     sys.exit(code)
+
+
+# -- for the drivers that run a benchmark's processes (fanout.py, router_peers.py) --
+
+def readline(proc, timeout: float) -> str:
+    """A line of ``proc``'s stdout, stripped, or '' if none came within ``timeout`` s."""
+    import select
+    r, _, _ = select.select([proc.stdout], [], [], timeout)
+    return proc.stdout.readline().strip() if r else ''
+
+
+def stderr_tail(proc) -> str:
+    """The last line ``proc`` wrote on stderr (it is killed first if still running)."""
+    import subprocess
+    if proc.poll() is None:
+        proc.kill()
+    try:
+        err = proc.communicate(timeout=5)[1]
+    except (subprocess.TimeoutExpired, ValueError):
+        err = ''
+    return (err.strip().splitlines() or ['no output'])[-1][:300]
+
+
+def json_line(proc, timeout: float, what: str) -> dict:
+    """The next stdout line of ``proc`` as JSON; RuntimeError (with its stderr) otherwise."""
+    line = readline(proc, timeout)
+    if not line.startswith('{'):
+        raise RuntimeError('%s failed: %s' % (what, line or stderr_tail(proc)))
+    return json.loads(line)
+
+
+class Measurement:
+    """``with Measurement(rec) as procs:`` -- the processes of one run: any that is left is
+    killed at the end, and a failure becomes ``rec['error']`` instead of an exception."""
+
+    def __init__(self, rec: dict) -> None:
+        self.rec, self.procs = rec, []
+
+    def __enter__(self) -> list:
+        return self.procs
+
+    def __exit__(self, kind, error, tb) -> bool:
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        if error is not None and isinstance(error, (RuntimeError, OSError, ValueError)):
+            self.rec['error'] = str(error)[:300]
+            return True
+        return False

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import selectors
 import socket
 import struct
@@ -41,6 +40,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import zmtp_raw  # noqa: E402
 
 SIZE = 64
 #: PUSH over tcp: SO_SNDBUF of the pusher and SO_RCVBUF of its busy peer (fixed, so that the
@@ -49,20 +51,14 @@ SIZE = 64
 #: peer's share, so a varying share would measure syscall batching instead of routing)
 TCP_ROUND_ROBIN = 20
 SNDBUF = int(os.environ.get("MANY_PEERS_SNDBUF", "16384"))
-GREETING = b"\xff" + b"\x00" * 7 + b"\x01\x7f\x03\x01NULL" + b"\x00" * 16 + b"\x00" * 32
-FRAME = bytes([0, SIZE]) + b"m" * SIZE  # one short ZMTP message frame
-
-
-def ready_command(socket_type: bytes) -> bytes:
-    body = b"\x05READY" + b"\x0bSocket-Type" + struct.pack(">I", len(socket_type)) + socket_type
-    return bytes([0x04, len(body)]) + body
+FRAME = zmtp_raw.frame(b"m" * SIZE)  # one short ZMTP message frame
 
 
 # ------------------------------------------------------------------------ the child process --
 
 def child(port: int, count: int, socket_type: str, rcvbuf: int) -> None:
     """Open ``count`` raw ZMTP connections; obey commands on stdin (send K / count / quit)."""
-    hello = GREETING + ready_command(socket_type.encode())
+    hello = zmtp_raw.hello(socket_type)
     peers = []
     for _ in range(count):
         peer = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -179,6 +175,20 @@ def _best(runs: list[float]) -> float:
     return min(runs)
 
 
+def timed_batches(send, recv, messages: int, batch: int, repeat: int) -> list[float]:
+    """Seconds per message of ``repeat`` runs of: ``batch`` sends, then ``batch`` receives."""
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for _ in range(messages // batch):
+            for _ in range(batch):
+                send()
+            for _ in range(batch):
+                recv()
+        runs.append((time.perf_counter() - started) / (messages // batch * batch))
+    return runs
+
+
 class Handshakes:
     """Counts a socket's successful handshakes as they happen (a greenlet reads its monitor
     all along: monitor events that nobody reads are dropped at the monitor's HWM)."""
@@ -219,16 +229,8 @@ def router_inproc(zmq, gevent, ctx, n: int, messages: int, repeat: int) -> dict[
         dealers.append(dealer)
     payload = b"m" * SIZE
     busy = dealers[n // 2]
-    batch = 50
-    one = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        for _ in range(messages // batch):
-            for _ in range(batch):
-                busy.send(payload)
-            for _ in range(batch):
-                router.recv_multipart()
-        one.append((time.perf_counter() - started) / (messages // batch * batch))
+    one = timed_batches(lambda: busy.send(payload), router.recv_multipart, messages, 50,
+                        repeat)
     k = max(1, messages // n)
     rr = []
     for _ in range(repeat):
@@ -302,16 +304,8 @@ def router_tcp(zmq, gevent, ctx, n: int, messages: int, repeat: int) -> dict[str
     busy.connect(f"tcp://127.0.0.1:{port}")
     handshakes.wait(n)
     payload = b"m" * SIZE
-    batch = 50
-    one = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        for _ in range(messages // batch):
-            for _ in range(batch):
-                busy.send(payload)
-            for _ in range(batch):
-                router.recv_multipart()
-        one.append((time.perf_counter() - started) / (messages // batch * batch))
+    one = timed_batches(lambda: busy.send(payload), router.recv_multipart, messages, 50,
+                        repeat)
     k = TCP_ROUND_ROBIN
     rr = []
     for _ in range(repeat):
@@ -364,16 +358,8 @@ def push_tcp(zmq, gevent, ctx, n: int, messages: int, repeat: int) -> dict[str, 
     except zmq.Again:
         pass
     busy.rcvtimeo = -1
-    batch = 8  # its SNDHWM: a batch fits in its pipe, then the peer reads it
-    one = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        for _ in range(messages // batch):
-            for _ in range(batch):
-                push.send(payload)
-            for _ in range(batch):
-                busy.recv()
-        one.append((time.perf_counter() - started) / (messages // batch * batch))
+    # batches of 8, its SNDHWM: a batch fits in its pipe, then the peer reads it
+    one = timed_batches(lambda: push.send(payload), busy.recv, messages, 8, repeat)
     # round-robin: the child starts reading everything, the busy peer too
     received = [0]
 
@@ -422,15 +408,6 @@ LABELS = {
 }
 
 
-def raise_fd_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
-        hard = 1 << 20
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
-
-
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
@@ -448,7 +425,7 @@ def main() -> int:
 
     import gzmq as zmq
 
-    fd_limit = raise_fd_limit()
+    fd_limit = zmtp_raw.raise_fd_limit()
     sizes = [int(n) for n in args.peers.split(",")]
     transports = args.transports.split(",")
     kinds = args.sockets.split(",")

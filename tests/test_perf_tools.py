@@ -206,3 +206,86 @@ def test_callcounts_counts_calls_and_syscalls_per_message():
     assert 5 < inproc_calls < tcp_calls < 100
     assert inproc_sys < 0.1 or inproc_sys != inproc_sys  # nan: no strace on this machine
     assert 0 < tcp_sys < 1 or tcp_sys != tcp_sys
+
+
+# ------------------------------------------------------------- ceiling, fan-out, router --
+
+def ceiling_pair(role: str, ep: str, size: int, count: int, *extra: str) -> tuple:
+    """perf/ceiling.py local_<role> and remote_<role>; returns their parsed JSON lines."""
+    args = (ep, str(size), str(count), '--json', *extra)
+    local, remote = pair(tool('ceiling.py', 'local_' + role, *args),
+                         tool('ceiling.py', 'remote_' + role, *args))
+    return json.loads(local.splitlines()[-1]), json.loads(remote.splitlines()[-1])
+
+
+@pytest.mark.parametrize('where', ['tcp', 'ipc'])
+@pytest.mark.parametrize('size', [64, 300000])  # 300000: bigger than the receive buffer
+def test_ceiling_thr(where, size, tmp_path):
+    ep = free_endpoint() if where == 'tcp' else 'ipc://%s' % (tmp_path / 'c.ipc')
+    got, sent = ceiling_pair('thr', ep, size, 200)
+    assert got['impl'] == sent['impl'] == 'raw' and got['transport'] == where
+    assert got['msgs'] == sent['sent'] == 200 and got['msgs_per_s'] > 0
+
+
+def test_ceiling_lat_and_pubsub():
+    got, timed = ceiling_pair('lat', free_endpoint(), 64, 200)
+    assert got['echoed'] == 200 and timed['roundtrips'] == 180
+    assert 0 < timed['rtt_p50_us'] <= timed['rtt_p99_us']
+    got, sent = ceiling_pair('thr', free_endpoint(), 64, 200, '--pattern', 'pubsub')
+    assert got['msgs'] == sent['sent'] == 200 and got['pattern'] == 'pubsub'
+
+
+def test_ceiling_speaks_zmtp_to_libzmq():
+    """The ceiling's wire is ZeroMQ's: a pyzmq PULL receives it, a pyzmq REQ is echoed."""
+    pytest.importorskip('zmq')
+    ep = free_endpoint()
+    local, _ = pair(tool('local_thr.py', ep, '1024', '200', '--impl', 'pyzmq'),
+                    tool('ceiling.py', 'remote_thr', ep, '1024', '200'))
+    assert number(r'message count: (\d+)', local) == 200
+    ep = free_endpoint()
+    _, remote = pair(tool('ceiling.py', 'local_lat', ep, '64', '200'),
+                     tool('remote_lat.py', ep, '64', '200', '--impl', 'pyzmq'))
+    check_lat(remote)
+
+
+def last_json_lines(text: str) -> list:
+    return [json.loads(line) for line in text.splitlines() if line.startswith('{')]
+
+
+@pytest.mark.parametrize('sub_impl', ['raw', 'same'])
+def test_fanout_tiny(sub_impl):
+    r = run([sys.executable, os.path.join(PERF, 'fanout.py'), '--impls', 'gzmq', '--subs', '5',
+             '--rounds', '1', '--duration', '0.2', '--sub-impl', sub_impl, '--json'], timeout=60)
+    assert r.returncode == 0, r.stderr
+    (rec,) = last_json_lines(r.stdout)
+    assert 'error' not in rec, rec
+    assert rec['impl'] == 'gzmq' and rec['subscribers'] == 5 and rec['ended'] == 5
+    assert rec['sent'] > 0 and 0 < rec['delivered'] <= rec['sent'] * 5
+    assert rec['delivered_per_sub_min'] <= rec['delivered_per_sub_max'] <= rec['sent']
+    assert rec['msgs_per_s'] == rec['delivered_msgs_per_s'] > 0
+    assert 0 <= rec['drop_pct'] <= 100 and rec['rss_growth_mib'] >= 0
+
+
+def test_router_peers_tiny():
+    r = run([sys.executable, os.path.join(PERF, 'router_peers.py'), '--impls', 'gzmq',
+             '--peers', '3,40', '--active', '2', '--window', '5', '--messages', '200',
+             '--repeat', '1', '--rounds', '1', '--json'], timeout=60)
+    assert r.returncode == 0, r.stderr
+    recs = last_json_lines(r.stdout)
+    assert [x['peers'] for x in recs] == [3, 40]
+    for rec in recs:
+        assert 'error' not in rec, rec
+        assert rec['active'] == 2 and rec['roundtrips'] == 200
+        assert rec['us_per_msg'] > 0 and rec['msgs_per_s'] > 0
+
+
+@pytest.mark.parametrize('impl', ['gzmq', 'pyzmq'])
+def test_idle_connections_tiny(impl):
+    if impl == 'pyzmq':
+        pytest.importorskip('zmq')
+    r = run([sys.executable, os.path.join(PERF, 'idle_connections.py'), '--connections', '50',
+             '--limit', '20', '--impl', impl, '--json'], timeout=40)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rec = json.loads(r.stdout.splitlines()[-1])
+    assert rec['impl'] == impl and rec['handshaken'] == 50 and rec['ok'] is True
+    assert rec['bytes_per_connection'] >= 0 and rec['version']
