@@ -64,7 +64,7 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 
 from .codec import (
-    FLAG_COMMAND, FLAG_MORE, GREETING_SIZE, MAX_HANDSHAKE_FRAME, SNIFF_SIZE,
+    FLAG_COMMAND, GREETING_SIZE, MAX_HANDSHAKE_FRAME, SNIFF_SIZE,
     check_greeting_prefix, decode_greeting, encode_command, encode_frame, encode_greeting,
     encode_message, encode_messages_into, encode_metadata, parse_ping, ping_body, pong_body,
     split_command,
@@ -210,7 +210,7 @@ class Connection:
         if not self._encrypts:
             return encode_message(parts)
         chunks: list[bytes] = []
-        self._encrypt_into((parts,), chunks)
+        self.mechanism.encode_messages((parts,), chunks)
         return b"".join(chunks)
 
     def encode_messages(self, messages: Iterable[Sequence[bytes]], out: list[bytes]) -> None:
@@ -223,7 +223,7 @@ class Connection:
         """
         self._require_ready()
         if self._encrypts:
-            self._encrypt_into(messages, out)
+            self.mechanism.encode_messages(messages, out)
         else:
             encode_messages_into(messages, out)
 
@@ -305,15 +305,6 @@ class Connection:
         if self._encrypts:
             return self.mechanism.encode_frame(body, 0)
         return encode_frame(body)
-
-    def _encrypt_into(self, messages: Iterable[Sequence[bytes]], out: list[bytes]) -> None:
-        encode = self.mechanism.encode_frame
-        for parts in messages:
-            last = len(parts) - 1
-            if last < 0:
-                raise LocalProtocolError("a message needs at least one part")
-            for i, part in enumerate(parts):
-                out.append(encode(bytes(part), FLAG_MORE if i < last else 0))
 
     # ---------------------------------------------------------- receiving
 
@@ -458,11 +449,10 @@ class Connection:
             if state is READY:
                 if not self._encrypts:
                     self._reader.read_plain(data, pos, events, self._ready_command, budget)
-                    return
-                if budget == 0:
-                    self._reader.hold(data, pos)
-                    return
-                budget -= 1
+                else:
+                    self._reader.read_decoded(data, pos, events, self._ready_command,
+                                              self.mechanism.frame_decoder(data), budget)
+                return
             if state is GREETING:
                 pos = self._parse_greeting(data, events)
             elif state is CLOSED:

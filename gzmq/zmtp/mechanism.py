@@ -33,7 +33,8 @@ Protocol between Connection and Mechanism
      the returned ERROR command (if any) for ``data_to_send()``.
 
 4. After the handshake, if ``encrypts`` is true, every frame goes through
-   ``encode_frame``/``decode_frame`` (CURVE MESSAGE boxes).  If it is false
+   ``encode_frame``/``decode_frame`` (CURVE MESSAGE boxes), or their batch forms
+   ``encode_messages``/``frame_decoder``.  If it is false
    the Connection never calls them and uses its own copy-free fast path.
 
 Rule: a mechanism reports peer misbehaviour by raising ``ProtocolError`` with
@@ -53,10 +54,10 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import ClassVar
 
-from .codec import decode_metadata, encode_frame, error_body, parse_error_reason
+from .codec import FLAG_MORE, decode_metadata, encode_frame, error_body, parse_error_reason
 from .errors import LocalProtocolError, ProtocolError, ProtocolErrorCode
 from .events import AuthRequest
 
@@ -192,6 +193,26 @@ class Mechanism(abc.ABC):
         Raises ProtocolError: a frame that cannot be authenticated/decoded.
         """
         return flags, body
+
+    def encode_messages(self, messages: Iterable[Sequence[bytes]], out: list[bytes]) -> None:
+        """Append the wire bytes of whole messages to *out*, in as many chunks as the
+        mechanism likes (one ``encode_frame`` each here; CURVE boxes a batch at once).
+
+        Raises LocalProtocolError: a message with no parts.
+        """
+        encode = self.encode_frame
+        for parts in messages:
+            last = len(parts) - 1
+            if last < 0:
+                raise LocalProtocolError("a message needs at least one part")
+            for index, part in enumerate(parts):
+                out.append(encode(bytes(part), FLAG_MORE if index < last else 0))
+
+    def frame_decoder(self, data: bytes) -> Callable[[int, int, int], tuple[int, bytes]]:
+        """``decode(flags, start, end)``: ``decode_frame`` of the frame of *data* whose body
+        is ``data[start:end]`` (the receive loop of one read; CURVE opens it by offset)."""
+        decode = self.decode_frame
+        return lambda flags, start, end: decode(flags, data[start:end])
 
 
 def _unexpected(body: bytes) -> ProtocolError:

@@ -471,6 +471,59 @@ class FrameReader:
             self.parts = parts
             self._budget = limit
 
+    def read_decoded(
+        self,
+        data: bytes,
+        pos: int,
+        events: list[Received],
+        on_command: Callable[[bytes, list[Received]], None],
+        decode: Callable[[int, int, int], tuple[int, bytes]],
+        max_frames: int = -1,
+    ) -> None:
+        """Parse the frames of *data* from *pos* when a mechanism encrypts them (CURVE): the
+        READY path of :meth:`read_plain`, each frame through ``decode(flags, start, end)``
+        (its logical flags and body from ``data[start:end]``, opened where it lies).
+
+        The outer frame is checked against the per-frame limit (a command may hide in it),
+        the decoded body against what its message may still weigh.
+        """
+        n = len(data)
+        parts = self.parts
+        limit = self._budget  # what the next message frame may weigh (read_plain's rules)
+        full = self._limit
+        bounded = self._bounded
+        try:
+            for _ in _FOREVER if max_frames < 0 else repeat(None, max_frames):
+                flags = data[pos] if pos < n else 0
+                start = pos + (9 if flags & FLAG_LONG else 2)
+                if start > n:  # no frame header left whole: keep the rest
+                    self.tail = data[pos:]
+                    return
+                size = unpack_u64_from(data, pos + 1)[0] if flags & FLAG_LONG else data[pos + 1]
+                if size > full:
+                    self._check_size(flags, size, full)  # raises
+                pos = start + size
+                if pos > n:
+                    self._begin_pending(flags, data, start, size)
+                    return
+                flags, body = decode(flags, start, pos)
+                if flags & FLAG_COMMAND:
+                    on_command(body, events)
+                    continue
+                if len(body) > limit:
+                    self._check_size(0, len(body), limit)  # raises
+                parts.append(body)
+                if not flags:  # the last frame: the message is complete
+                    events.append(parts)
+                    parts = []
+                    limit = full
+                elif bounded:  # MORE, and a limit is set
+                    limit -= len(body) or 1
+            self.hold(data, pos)  # max_frames parsed: the rest waits, unparsed
+        finally:
+            self.parts = parts
+            self._budget = limit
+
     def _begin_pending(self, flags: int, data: bytes, start: int, size: int) -> None:
         # Chunks first, whatever the declared size: segments (and their 64 KiB or more)
         # only once DIRECT_THRESHOLD bytes of the body are really here.
