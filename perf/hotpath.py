@@ -28,7 +28,7 @@ from typing import Any, Callable
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 CASES = ("inproc PUSH/PULL", "inproc DEALER/ROUTER", "inproc REQ/REP", "tcp PUSH/PULL",
-         "tcp DEALER/ROUTER", "tcp PUB/SUB", "tcp REQ/REP")
+         "tcp DEALER/ROUTER", "tcp PUB/SUB", "tcp REQ/REP", "tcp CURVE")
 
 
 def prepare(case: str, messages: int, batch: int) -> tuple[Any, Any, Any, Callable[[], None]]:
@@ -42,11 +42,19 @@ def prepare(case: str, messages: int, batch: int) -> tuple[Any, Any, Any, Callab
     transport, pattern = case.split(" ")
     endpoint = "inproc://hotpath" if transport == "inproc" else "tcp://127.0.0.1:*"
     kinds = {"PUSH/PULL": (zmq.PULL, zmq.PUSH), "DEALER/ROUTER": (zmq.ROUTER, zmq.DEALER),
-             "REQ/REP": (zmq.REP, zmq.REQ), "PUB/SUB": (zmq.SUB, zmq.PUB)}[pattern]
+             "REQ/REP": (zmq.REP, zmq.REQ), "PUB/SUB": (zmq.SUB, zmq.PUB),
+             "CURVE": (zmq.PULL, zmq.PUSH)}[pattern]
     receiver, sender = ctx.socket(kinds[0]), ctx.socket(kinds[1])
     for sock in (receiver, sender):
         sock.sndhwm = sock.rcvhwm = 0
         sock.linger = 0
+    if pattern == "CURVE":  # PUSH/PULL, the receiver the CURVE server, 1 KiB (as peerbench)
+        server_public, server_secret = zmq.curve_keypair()
+        receiver.curve_server = True
+        receiver.curve_secretkey = server_secret
+        sender.curve_serverkey = server_public
+        sender.curve_publickey, sender.curve_secretkey = zmq.curve_keypair()
+        assert receiver.mechanism == sender.mechanism == zmq.CURVE
     if pattern == "PUB/SUB":  # the publisher binds; the subscriber connects
         sender.bind(endpoint)
         receiver.subscribe(b"")
@@ -54,7 +62,7 @@ def prepare(case: str, messages: int, batch: int) -> tuple[Any, Any, Any, Callab
     else:
         receiver.bind(endpoint)
         sender.connect(receiver.last_endpoint)
-    payload = b"m" * 64
+    payload = b"m" * (1024 if pattern == "CURVE" else 64)
     if pattern == "PUB/SUB":  # the slow joiner: wait until the subscription has arrived
         while True:
             sender.send(payload)

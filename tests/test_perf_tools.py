@@ -208,6 +208,16 @@ def test_callcounts_counts_calls_and_syscalls_per_message():
     assert 0 < tcp_sys < 1 or tcp_sys != tcp_sys
 
 
+def test_callcounts_curve_case():
+    """perf/callcounts.py's tcp CURVE case: PUSH/PULL of 1 KiB with CURVE on both ends (the
+    hot-path counterpart of peerbench's curve test): boxing costs calls, not syscalls."""
+    r = run([sys.executable, os.path.join(PERF, 'callcounts.py'), '--cases', 'tcp CURVE'])
+    assert r.returncode == 0, r.stderr
+    calls, syscalls = map(float, r.stdout.splitlines()[2][22:].split())
+    assert 10 < calls < 100
+    assert 0 < syscalls < 1 or syscalls != syscalls  # nan: no strace on this machine
+
+
 # ------------------------------------------------------------- ceiling, fan-out, router --
 
 def ceiling_pair(role: str, ep: str, size: int, count: int, *extra: str) -> tuple:
