@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import linecache
 import os
 import subprocess
 import sys
@@ -70,8 +71,9 @@ def measure(count: int, top: int) -> None:
         frame = stat.traceback[0]
         name = os.path.relpath(frame.filename, os.path.dirname(HERE)) \
             if "gzmq" in frame.filename else frame.filename.rsplit("/", 2)[-2:]
+        source = linecache.getline(frame.filename, frame.lineno).strip()[:60]
         print(f"{stat.size_diff / count:8.0f}  {stat.count_diff / count:6.2f} blocks  "
-              f"{name}:{frame.lineno}")
+              f"{name}:{frame.lineno}  {source}")
     print(f"\n-- by type (shallow sys.getsizeof, bytes per connection, top {top}) --")
     diff = Counter({k: types_after[k] - types_before.get(k, 0) for k in types_after})
     for kind, size in diff.most_common(top):
