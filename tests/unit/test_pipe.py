@@ -1,10 +1,12 @@
 """Pipes and signals, without sockets or networks."""
 
+from collections import deque
+
 import gevent
 import pytest
 
 from gzmq.error import Again
-from gzmq.pipe import Signal, SubscriptionCommand, pipe_pair
+from gzmq.pipe import MessageQueue, Signal, SubscriptionCommand, pipe_pair
 
 
 def test_items_cross_over_in_order():
@@ -120,3 +122,44 @@ def test_pipe_activation_wakes_exactly_as_signal_notify_does() -> None:
         notifier(signal)()
         assert signal.watched  # the watcher still listens
     assert seen == [1, 1]
+
+
+@pytest.mark.parametrize("first_put", ["try_put", "put_batch", "force_put", "rewrite"])
+def test_a_queue_makes_its_deque_at_the_first_put_and_behaves_the_same(first_put) -> None:
+    """An idle connection's queues hold nothing: they allocate no deque (760 bytes each)
+    until something is put, whichever way it comes first."""
+    queue = MessageQueue(2)
+    readable = Signal()
+    queue._on_readable = readable
+    woken = []
+    readable.add_watcher(lambda: woken.append(True))
+    assert type(queue._items) is not deque
+    assert (len(queue), queue.readable, queue.writable, queue.room()) == (0, False, True, 2)
+    assert queue.take() is None and queue.take_batch(5) == [] and queue.clear() == 0
+    if first_put == "try_put":
+        assert queue.try_put([b"1"]) and queue.try_put([b"2"]) and not queue.try_put([b"3"])
+    elif first_put == "put_batch":
+        assert queue.put_batch([[b"1"], [b"2"], [b"3"]]) == 2
+    elif first_put == "force_put":
+        queue.force_put([b"1"])
+        assert queue.try_put([b"2"]) and not queue.try_put([b"3"])
+    else:
+        queue.rewrite(lambda queued: queued + [[b"1"], [b"2"]])
+        assert not queue.try_put([b"3"])
+    assert woken == [True]  # one edge: empty to readable
+    assert (len(queue), queue.room()) == (2, 0)
+    assert queue.take_batch(5) == [[b"1"], [b"2"]]
+
+
+def test_a_fresh_queue_closed_for_reading_or_conflated_behaves_the_same() -> None:
+    closed = MessageQueue(2)
+    closed.close_reading()
+    assert not closed.try_put([b"x"]) and closed.put_batch([[b"x"]]) == 1 and not len(closed)
+    conflated = MessageQueue(2)
+    conflated.conflate = True
+    assert conflated.room() == -1
+    assert conflated.try_put([b"1"]) and conflated.try_put([b"2"])
+    assert conflated.take_batch(5) == [[b"2"]]
+    raised = MessageQueue(1)
+    raised.hwm = 3
+    assert raised.room() == 3 and raised.put_batch([[b"1"], [b"2"], [b"3"], [b"4"]]) == 3
