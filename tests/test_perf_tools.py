@@ -299,3 +299,41 @@ def test_idle_connections_tiny(impl):
     rec = json.loads(r.stdout.splitlines()[-1])
     assert rec['impl'] == impl and rec['handshaken'] == 50 and rec['ok'] is True
     assert rec['bytes_per_connection'] >= 0 and rec['version']
+
+
+def test_compare_new_cases_targets_and_readme(tmp_path):
+    """One tiny run of every new case (ceiling, fan-out, ROUTER peers, idle RSS), rendered:
+    the page has the ceiling column and the targets table, the README's table is rewritten
+    between its markers and nothing else in it changes."""
+    out, md, readme = tmp_path / 'run.jsonl', tmp_path / 'perf.md', tmp_path / 'README.md'
+    r = run([sys.executable, os.path.join(PERF, 'compare.py'), '--impls', 'gzmq,raw',
+             '--cases', 'thr,fanout,router,idle', '--sizes', '64', '--transports', 'tcp',
+             '--rounds', '1', '--quick', '--fanout-subs', '5', '--router-peers', '3,20',
+             '--router-messages', '200', '--idle-connections', '50', '--out', str(out)],
+            timeout=120)
+    assert r.returncode == 0, r.stderr
+    runs = [json.loads(line) for line in out.read_text().splitlines()]
+    res = [x for x in runs if x.get('kind') == 'run']
+    assert sorted((x['case'], x['impl']) for x in res) == [
+        ('fanout', 'gzmq'), ('idle', 'gzmq'), ('router', 'gzmq'), ('router', 'gzmq'),
+        ('thr', 'gzmq'), ('thr', 'raw')]
+    assert not [x for x in res if 'error' in x], res
+
+    before, after = 'intro\n<!-- perf-table -->\n', '<!-- /perf-table -->\nrest\n'
+    readme.write_text(before + 'OLD TABLE\n' + after)
+    md.write_text('<!-- keep -->\nHAND WRITTEN\n<!-- /keep -->\n')
+    r = run([sys.executable, os.path.join(PERF, 'compare.py'), '--from', str(out),
+             '--markdown', str(md), '--readme', str(readme)])
+    assert r.returncode == 0, r.stderr
+    text = md.read_text()
+    assert '| case | gzmq/ceiling | gzmq | ceiling |' in text
+    assert '| PUB fan-out tcp 64 B' in text and '| ROUTER echo tcp 64 B, 20 DEALERs |' in text
+    assert '| idle tcp connection RSS (50) |' in text
+    targets = text.split('## Targets (issue 12)')[1].split('## Method')[0]
+    assert '| idle tcp connection RSS | ≤ 10 KiB |' in targets
+    assert '| ROUTER: flat per-message cost' in targets and '(N = 3 to 20)' in targets
+    assert '<!-- keep -->\nHAND WRITTEN\n<!-- /keep -->' in text
+    new = readme.read_text()
+    assert new.startswith(before) and new.endswith(after) and 'OLD TABLE' not in new
+    assert '| case (tcp unless named) | gzmq vs pure-Python ceiling |' in new
+    assert '50 idle tcp connections to one ROUTER cost' in new
