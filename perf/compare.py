@@ -24,14 +24,16 @@ memory ratio = other bytes / gzmq bytes. Either way >1 means gzmq is better.
 Cases (--cases): thr (PUSH/PULL at --sizes), lat (REQ/REP 64 B), pubsub (PUB/SUB 64 B, one
 subscriber), curve (PUSH/PULL 1 KiB with CURVE), each over every --transports entry (curve:
 not over inproc); fanout (fanout.py: 1 PUB, --fanout-subs SUBs, tcp 64 B; the compared
-number is the delivered msg/s), router (router_peers.py: a ROUTER echoing 64 B requests, for
-each of --router-peers DEALER peers), idle (idle_connections.py: RSS per idle tcp connection
-to a ROUTER, --idle-connections of them).
+number is the delivered msg/s), fanout-stalled (the same with 10 of the SUBs stalled: the
+publisher's memory must stay bounded by SNDHWM while it drops for them), router
+(router_peers.py: a ROUTER echoing 64 B requests, for each of --router-peers DEALER peers),
+idle (idle_connections.py: RSS per idle tcp connection to a ROUTER, --idle-connections of
+them).
 
 Implementations (--impls): gzmq, pyzmq, green (zmq.green) and raw: ceiling.py, raw gevent
 sockets speaking ZMTP with batching and nothing else, the measured pure-Python ceiling of
-issue 12 (thr, lat and pubsub over tcp and ipc only). router and idle run gzmq and pyzmq only
-(zmq.green adds little there and minutes to the run).
+issue 12 (thr, lat and pubsub over tcp and ipc only). router, idle and fanout-stalled run
+gzmq and pyzmq only (zmq.green adds little there and minutes to the run).
 
 --markdown also writes the targets table (targets.TARGETS) into the page, and, when it is the
 repository's docs/performance.md, rewrites README.md's table between its perf-table markers
@@ -60,7 +62,8 @@ import router_peers  # noqa: E402
 import targets  # noqa: E402
 from report import IMPLS, LABEL  # noqa: E402
 
-CASES = ('thr', 'lat', 'pubsub', 'curve', 'fanout', 'router', 'idle')
+CASES = ('thr', 'lat', 'pubsub', 'curve', 'fanout', 'fanout-stalled', 'router', 'idle')
+STALLED = 10  # fanout-stalled: subscribers of the 100 that stop reading
 SIZES = (64, 1024, 65536, 1048576)
 COUNT = 10 ** 9  # the runs are bounded by --duration
 RAW_CASES = ('thr', 'lat', 'pubsub')  # what the ceiling covers (tcp and ipc)
@@ -68,13 +71,13 @@ RAW_CASES = ('thr', 'lat', 'pubsub')  # what the ceiling covers (tcp and ipc)
 
 # ------------------------------------------------------------------ running ----
 
-def plan(cases, transports, sizes, router_peers=(10, 1000, 10000), idle=10000):
-    """The (case, transport, size) keys to run; router: size is the number of peers, idle:
-    the number of connections."""
+def plan(cases, transports, sizes, router_peers=(10, 1000, 10000), idle=10000, subs=100):
+    """The (case, transport, size) keys to run; in place of the size: the number of peers
+    (router), of connections (idle), of subscribers (fanout: its messages are 64 B)."""
     out = []
     for case in cases:
-        if case == 'fanout':
-            out.append((case, 'tcp', fanout.SIZE))
+        if case in ('fanout', 'fanout-stalled'):
+            out.append((case, 'tcp', subs))
         elif case == 'router':
             out += [(case, 'tcp', n) for n in router_peers]
         elif case == 'idle':
@@ -92,7 +95,7 @@ def plan(cases, transports, sizes, router_peers=(10, 1000, 10000), idle=10000):
 def applies(impl: str, k: tuple) -> bool:
     if impl == 'raw':
         return k[0] in RAW_CASES and k[1] != 'inproc'
-    if k[0] in ('router', 'idle'):
+    if k[0] in ('router', 'idle', 'fanout-stalled'):
         return impl in ('gzmq', 'pyzmq')
     return True
 
@@ -101,7 +104,9 @@ def measure(impl: str, k: tuple, args, n: int) -> dict:
     """One run of case ``k`` for ``impl``, in fresh processes."""
     case, tr, size = k
     if case == 'fanout':
-        return fanout.run_one(impl, args.fanout_subs, args.duration)
+        return fanout.run_one(impl, size, args.duration)
+    if case == 'fanout-stalled':
+        return fanout.run_one(impl, size, args.duration, stalled=min(STALLED, size - 1))
     if case == 'router':
         return router_peers.run_one(impl, size, messages=args.router_messages)
     if case == 'idle':
@@ -323,7 +328,7 @@ def main(argv=None) -> int:
             '10,1000' if args.quick else '10,1000,10000')).split(',') if x]
         idle = args.idle_connections or (2000 if args.quick else 10000)
         todo = plan(cases, transports, [int(s) for s in args.sizes.split(',') if s], peers,
-                    idle)
+                    idle, args.fanout_subs)
         meta = dict(machine(), duration=args.duration, rounds=rounds, impls=impls,
                     fanout_subs=args.fanout_subs, router_messages=args.router_messages,
                     start=code_state())

@@ -109,13 +109,16 @@ class _RawSub:
         self.probed = self.ended = False
 
 
-def raw_subscribers(endpoint: str, count: int, limit: float) -> dict:
-    """``count`` raw SUB connections; returns the per-subscriber counts and times."""
+def raw_subscribers(endpoint: str, count: int, limit: float, stalled: int = 0) -> dict:
+    """``count`` raw SUB connections; returns the per-subscriber counts and times. The first
+    ``stalled`` of them stop reading at the go: slow consumers the publisher must drop for."""
     host, _, port = endpoint[len('tcp://'):].rpartition(':')
     subs = []
-    for _ in range(count):
-        sock = socket.create_connection((host, int(port)))
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    for i in range(count):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # the stalled: a small kernel buffer, so the publisher's queue is what fills
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096 if i < stalled else 1 << 20)
+        sock.connect((host, int(port)))
         zmtp_raw.handshake(sock, 'SUB')
         sock.sendall(zmtp_raw.SUBSCRIBE_ALL)
         sock.setblocking(False)
@@ -129,7 +132,7 @@ def raw_subscribers(endpoint: str, count: int, limit: float) -> dict:
     deadline = time.monotonic() + limit
     waiting, ended, said_ready = count, 0, False
     last_data = time.monotonic()
-    while ended < count:
+    while ended < count - (stalled if said_ready else 0):
         now = time.monotonic()
         if now > deadline or (said_ready and now - last_data > 3.0):
             break  # bounded: report what arrived
@@ -163,10 +166,14 @@ def raw_subscribers(endpoint: str, count: int, limit: float) -> dict:
             last_data = time.monotonic()
         if not said_ready and not waiting:
             said_ready = True
+            for sub in subs[:stalled]:  # they read no more: their buffers fill up
+                selector.unregister(sub.sock)
             print('ready', flush=True)  # the driver may start the publisher now
             cpu.start()
-    return _sub_result([(s.msgs, s.first, s.last) for s in subs], ended, 'raw ZMTP sockets',
-                       cpu)
+    r = _sub_result([(s.msgs, s.first, s.last) for s in subs[stalled:]], ended,
+                    'raw ZMTP sockets', cpu)
+    r['stalled'] = stalled
+    return r
 
 
 def zmq_subscribers(impl: str, endpoint: str, count: int, limit: float) -> dict:
@@ -253,14 +260,20 @@ def _sub_result(rows: list, ended: int, version: str, cpu: _Cpu) -> dict:
 # --------------------------------------------------------------------------- driver --
 
 def run_one(impl: str, subs: int = 100, duration: float = 1.5, sub_impl: str = 'raw',
-            sndhwm: int = 1000) -> dict:
-    """One measurement in two fresh processes; returns the merged record (or 'error')."""
+            sndhwm: int = 1000, stalled: int = 0) -> dict:
+    """One measurement in two fresh processes; returns the merged record (or 'error').
+    ``stalled``: that many of the (raw) subscribers stop reading at the start; the rates
+    and drops are those of the others, the publisher's RSS shows what the stalled cost it."""
     limit = duration * 4 + subs * 0.05 + 30
     py, me = sys.executable, os.path.abspath(__file__)
     common = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                   text=True)
     rec = {'case': 'fanout', 'transport': 'tcp', 'size': SIZE, 'impl': impl, 'subs': subs,
            'sub_impl': sub_impl}
+    if stalled:
+        rec['case'] = 'fanout-stalled'
+        if sub_impl != 'raw':
+            return dict(rec, error='--stalled needs the raw subscribers')
     with perf_impl.Measurement(rec) as procs:
         pub = subprocess.Popen([py, me, '--publisher', '--impl', impl, '--duration',
                                 str(duration), '--sndhwm', str(sndhwm), '--max-duration',
@@ -269,7 +282,8 @@ def run_one(impl: str, subs: int = 100, duration: float = 1.5, sub_impl: str = '
         ep = perf_impl.json_line(pub, 30, 'publisher start')['ready']
         sub = subprocess.Popen([py, me, '--subscribers', ep, '--subs', str(subs),
                                 '--sub-impl', impl if sub_impl == 'same' else sub_impl,
-                                '--max-duration', str(limit)], **common)
+                                '--stalled', str(stalled), '--max-duration', str(limit)],
+                               **common)
         procs.append(sub)
         if perf_impl.readline(sub, 30 + subs * 0.05) != 'ready':
             raise RuntimeError('subscribers not ready: %s' % perf_impl.stderr_tail(sub))
@@ -280,7 +294,7 @@ def run_one(impl: str, subs: int = 100, duration: float = 1.5, sub_impl: str = '
         pub.stdin.flush()
         rec.update(perf_impl.json_line(pub, 30, 'publisher'))
         rec['msgs_per_s'] = rec['delivered_msgs_per_s']  # the compared number
-        sent = rec['sent'] * subs
+        sent = rec['sent'] * (subs - stalled)
         rec['drop_pct'] = round(100.0 * max(0, sent - rec['delivered']) / max(1, sent), 2)
     return rec
 
@@ -302,6 +316,9 @@ def main(argv=None) -> int:
     ap.add_argument('--subs', type=int, default=100, help='subscribers (default 100)')
     ap.add_argument('--sub-impl', default='raw', choices=('raw', 'same') + IMPLS)
     ap.add_argument('--sndhwm', type=int, default=1000)
+    ap.add_argument('--stalled', type=int, default=0,
+                    help='raw subscribers that stop reading at the start (slow consumers: the '
+                         'publisher must drop for them and stay within its SNDHWM)')
     ap.add_argument('--rounds', type=int, default=5)
     ap.add_argument('--duration', type=float, default=1.5, help='seconds of publishing')
     ap.add_argument('--json', action='store_true', help='one JSON line per run')
@@ -316,7 +333,8 @@ def main(argv=None) -> int:
         if args.publisher:
             r = publisher(args)
         elif args.sub_impl == 'raw':
-            r = raw_subscribers(args.subscribers, args.subs, args.max_duration - 5)
+            r = raw_subscribers(args.subscribers, args.subs, args.max_duration - 5,
+                                args.stalled)
         else:
             r = zmq_subscribers(args.sub_impl, args.subscribers, args.subs,
                                 args.max_duration - 5)
@@ -326,7 +344,8 @@ def main(argv=None) -> int:
     runs = []
     for rnd in range(1, args.rounds + 1):
         for impl in impls:
-            r = run_one(impl, args.subs, args.duration, args.sub_impl, args.sndhwm)
+            r = run_one(impl, args.subs, args.duration, args.sub_impl, args.sndhwm,
+                        args.stalled)
             r['round'] = rnd
             runs.append(r)
             if args.json:

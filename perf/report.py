@@ -15,7 +15,7 @@ IMPLS = ('gzmq', 'pyzmq', 'green', 'raw')
 LABEL = {'gzmq': 'gzmq', 'pyzmq': 'pyzmq', 'green': 'zmq.green', 'raw': 'ceiling'}
 CASE_TITLE = {'thr': 'PUSH/PULL', 'lat': 'REQ/REP latency', 'pubsub': 'PUB/SUB',
               'curve': 'PUSH/PULL CURVE', 'fanout': 'PUB fan-out', 'router': 'ROUTER echo',
-              'idle': 'idle connection RSS'}
+              'idle': 'idle connection RSS', 'fanout-stalled': 'PUB fan-out, stalled SUBs'}
 KEEP_BEGIN, KEEP_END = '<!-- keep -->', '<!-- /keep -->'
 KEEP_PLACEHOLDER = ('_To be written: profiles of the gzmq hot paths (send, recv, the writer, '
                     'the frame decoder, CURVE), what each costs per message, and which '
@@ -41,9 +41,12 @@ def primary(r: dict) -> float:
 
 
 def key(r: dict) -> tuple:
-    """(case, transport, size); router: the number of peers, idle: of connections."""
+    """(case, transport, size); in place of the size: the number of peers (router), of
+    subscribers (fanout), of connections (idle)."""
     if r['case'] == 'router':
         return (r['case'], r['transport'], r['peers'])
+    if r['case'].startswith('fanout'):
+        return (r['case'], r['transport'], r['subs'])
     return (r['case'], r['transport'], r['size'])
 
 
@@ -61,7 +64,9 @@ def case_label(k: tuple) -> str:
     if k[0] == 'idle':
         return 'idle tcp connection RSS (%s)' % format(k[2], ',')
     if k[0] == 'fanout':
-        return 'PUB fan-out tcp 64 B, 100 SUBs'
+        return 'PUB fan-out tcp 64 B, %d SUBs' % k[2]
+    if k[0] == 'fanout-stalled':
+        return 'PUB fan-out tcp 64 B, %d SUBs, %d stalled' % (k[2], min(10, k[2] - 1))
     return '%s %s %s' % (CASE_TITLE[k[0]], k[1], size_label(k[2]))
 
 
@@ -133,7 +138,7 @@ def cell(k: tuple, st: dict, md: bool = False) -> str:
     if k[0] == 'router':
         return '%s msg/s %.2f µs/msg [%s-%s]%s' % (fmt_rate(st['median']), 1e6 / st['median'],
                                                    fmt_rate(st['min']), fmt_rate(st['max']), n)
-    if k[0] == 'fanout':
+    if k[0] in ('fanout', 'fanout-stalled'):
         return '%s msg/s delivered [%s-%s], published %s msg/s, drop %.0f%%, RSS +%.1f MiB%s' % (
             fmt_rate(st['median']), fmt_rate(st['min']), fmt_rate(st['max']),
             fmt_rate(st.get('send_msgs_per_s', 0)), st.get('drop_pct', 0),
@@ -402,7 +407,10 @@ def markdown(results: list, path: str, plot_path: str | None) -> None:
         'frames with `bytes.count`, no Python work per message (their CPU use is recorded '
         'in the JSON lines). Probes until every subscriber has one, a go on a side channel '
         '(stdin), then %.1f s of publishing; RSS growth is the publisher\'s peak (VmHWM, '
-        'reset at the start) minus its RSS at the start.' % meta.get('duration', 0),
+        'reset at the start) minus its RSS at the start. With stalled SUBs, that many '
+        'subscribers (4 KiB receive buffers) stop reading at the go, so the publisher\'s '
+        'queues for them fill to SNDHWM and it must drop: the memory target reads that run; '
+        'its rates and drops are those of the other subscribers.' % meta.get('duration', 0),
         '- ROUTER echo (`perf/router_peers.py`): the ROUTER (`recv_multipart` / '
         '`send_multipart`, default options) in its own process; the N peers are raw ZMTP '
         'DEALER connections in another process, all handshaken and each echoed once; then '

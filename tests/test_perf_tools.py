@@ -276,6 +276,18 @@ def test_fanout_tiny(sub_impl):
     assert 0 <= rec['drop_pct'] <= 100 and rec['rss_growth_mib'] >= 0
 
 
+def test_fanout_stalled_subscribers():
+    """--stalled: those subscribers read nothing after the start; the rest end normally."""
+    r = run([sys.executable, os.path.join(PERF, 'fanout.py'), '--impls', 'gzmq', '--subs', '5',
+             '--stalled', '2', '--rounds', '1', '--duration', '0.2', '--json'], timeout=60)
+    assert r.returncode == 0, r.stderr
+    (rec,) = last_json_lines(r.stdout)
+    assert 'error' not in rec, rec
+    assert rec['case'] == 'fanout-stalled' and rec['stalled'] == 2
+    assert rec['subscribers'] == 3 and rec['ended'] == 3
+    assert 0 < rec['delivered'] <= rec['sent'] * 3 and rec['rss_growth_mib'] >= 0
+
+
 def test_router_peers_tiny():
     r = run([sys.executable, os.path.join(PERF, 'router_peers.py'), '--impls', 'gzmq',
              '--peers', '3,40', '--active', '2', '--window', '5', '--messages', '200',
@@ -307,7 +319,8 @@ def test_compare_new_cases_targets_and_readme(tmp_path):
     between its markers and nothing else in it changes."""
     out, md, readme = tmp_path / 'run.jsonl', tmp_path / 'perf.md', tmp_path / 'README.md'
     r = run([sys.executable, os.path.join(PERF, 'compare.py'), '--impls', 'gzmq,raw',
-             '--cases', 'thr,fanout,router,idle', '--sizes', '64', '--transports', 'tcp',
+             '--cases', 'thr,fanout,fanout-stalled,router,idle', '--sizes', '64',
+             '--transports', 'tcp',
              '--rounds', '1', '--quick', '--fanout-subs', '5', '--router-peers', '3,20',
              '--router-messages', '200', '--idle-connections', '50', '--out', str(out)],
             timeout=120)
@@ -315,7 +328,8 @@ def test_compare_new_cases_targets_and_readme(tmp_path):
     runs = [json.loads(line) for line in out.read_text().splitlines()]
     res = [x for x in runs if x.get('kind') == 'run']
     assert sorted((x['case'], x['impl']) for x in res) == [
-        ('fanout', 'gzmq'), ('idle', 'gzmq'), ('router', 'gzmq'), ('router', 'gzmq'),
+        ('fanout', 'gzmq'), ('fanout-stalled', 'gzmq'), ('idle', 'gzmq'), ('router', 'gzmq'),
+        ('router', 'gzmq'),
         ('thr', 'gzmq'), ('thr', 'raw')]
     assert not [x for x in res if 'error' in x], res
 
@@ -327,10 +341,12 @@ def test_compare_new_cases_targets_and_readme(tmp_path):
     assert r.returncode == 0, r.stderr
     text = md.read_text()
     assert '| case | gzmq/ceiling | gzmq | ceiling |' in text
-    assert '| PUB fan-out tcp 64 B' in text and '| ROUTER echo tcp 64 B, 20 DEALERs |' in text
+    assert '| PUB fan-out tcp 64 B, 5 SUBs |' in text
+    assert '| ROUTER echo tcp 64 B, 20 DEALERs |' in text
     assert '| idle tcp connection RSS (50) |' in text
     targets = text.split('## Targets (issue 12)')[1].split('## Method')[0]
     assert '| idle tcp connection RSS | ≤ 10 KiB |' in targets
+    assert '| PUB fan-out tcp 64 B, 5 SUBs, 4 stalled |' in text
     assert '| ROUTER: flat per-message cost' in targets and '(N = 3 to 20)' in targets
     assert '<!-- keep -->\nHAND WRITTEN\n<!-- /keep -->' in text
     new = readme.read_text()
