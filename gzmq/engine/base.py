@@ -7,6 +7,8 @@ methods each defines.
 
 from __future__ import annotations
 
+import sys
+from functools import lru_cache
 from typing import TYPE_CHECKING, Callable, Optional
 
 from gevent import socket as gsocket
@@ -16,7 +18,13 @@ from .session import Session
 if TYPE_CHECKING:
     from ..core import SocketCore
 
-__all__ = ["EngineBase"]
+__all__ = ["EngineBase", "address_property"]
+
+
+@lru_cache(maxsize=1024)
+def address_property(peer_address: str) -> bytes:
+    """The Peer-Address property: one bytes object for the many connections of one host."""
+    return peer_address.encode()
 
 
 class EngineBase:
@@ -28,7 +36,8 @@ class EngineBase:
         #: the stream's fd, for monitor events (it reads -1 once the stream is closed)
         self.fd = stream.fileno()
         self.endpoint = session.endpoint
-        self.peer_address = peer_address
+        #: interned: the many connections of one host share one string
+        self.peer_address = sys.intern(peer_address)
         #: our own socket is ending this connection (closing, unbind, disconnect)
         self._closing = False
         #: the connection is usable (for ZMTP: the handshake succeeded)

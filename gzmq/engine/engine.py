@@ -28,7 +28,7 @@ from .. import zmtp
 from ..constants import SOCKET_TYPE_NAMES, Event
 from ..security import log as security_log
 from ..security import make_mechanism, mechanism_name
-from .base import EngineBase
+from .base import EngineBase, address_property
 from .handshake import AuthFailure, HandshakeTimeout, PeerClosed, run_handshake
 from .heartbeat import Heartbeat
 from .receiver import ConnectionReader
@@ -225,8 +225,8 @@ class Engine(EngineBase):
         done, self.on_handshake_done = self.on_handshake_done, None  # (frees what it holds)
         if done is not None:
             done()
-        properties = dict(ready.properties)
-        properties["Peer-Address"] = self.peer_address.encode()
+        properties = ready.properties  # (the Connection's own: not copied, see its doc)
+        properties["Peer-Address"] = address_property(self.peer_address)
         if ready.user_id:
             properties["User-Id"] = ready.user_id
         engine_end = self.session.engine_ready(properties)

@@ -28,7 +28,7 @@ from gevent import socket as gsocket
 
 from ..constants import Event
 from ..pipe import MessageQueue, Signal
-from .base import EngineBase
+from .base import EngineBase, address_property
 from .engine import ConnectionOutcome
 from .receiver import read_buffer
 from .session import Session
@@ -65,7 +65,8 @@ class RawEngine(EngineBase):
         self.handshake_done = True
         if self.on_handshake_done is not None:
             self.on_handshake_done()
-        engine_end = self.session.engine_ready({"Peer-Address": self.peer_address.encode()})
+        engine_end = self.session.engine_ready(
+            {"Peer-Address": address_property(self.peer_address)})
         engine_end.attach_notifiers(on_readable=self._to_write, on_writable=self._room)
         notify = bool(socket.options.stream_notify)  # only STREAM can turn it off
         if notify:

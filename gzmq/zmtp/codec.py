@@ -50,6 +50,7 @@ byte, so nothing is lost and case is preserved); values stay ``bytes``.
 from __future__ import annotations
 
 import struct
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Final, NamedTuple
 
@@ -317,7 +318,8 @@ def decode_metadata(data: bytes, socket_types: list[bytes] | None = None) -> dic
         value_end = value_start + _U32.unpack_from(data, name_end)[0]
         if value_end > n:
             break
-        name = bytes(data[pos + 1 : name_end]).decode("latin-1")
+        # interned: every connection's properties share one "Socket-Type", "Identity"...
+        name = sys.intern(bytes(data[pos + 1 : name_end]).decode("latin-1"))
         value = bytes(data[value_start:value_end])
         if name not in props:
             props[name] = value

@@ -86,7 +86,7 @@ from .events import (
 from .mechanism import Mechanism, MechanismStatus, NullMechanism
 from .radio import JOIN_PREFIX, LEAVE_PREFIX, check_group
 from .reader import FrameReader
-from .sockettypes import COMPATIBLE, announced_properties
+from .sockettypes import COMPATIBLE, SOCKET_TYPE_NUMBERS, announced_properties
 
 __all__ = ["ConnectionState", "Connection"]
 
@@ -100,6 +100,10 @@ class ConnectionState(enum.Enum):
 
 #: what the largest command carrying our metadata adds to it (CURVE INITIATE: 257 bytes)
 _LARGEST_COMMAND_OVERHEAD = 257
+#: a peer's Socket-Type value -> (that value, its name), one object each for every peer
+_KNOWN_TYPES: dict[bytes, tuple[bytes, str]] = {
+    name.encode(): (name.encode(), name) for name in SOCKET_TYPE_NUMBERS
+}
 
 GREETING = ConnectionState.GREETING
 HANDSHAKE = ConnectionState.HANDSHAKE
@@ -150,7 +154,8 @@ class Connection:
         #: ``peer_minor`` is the raw byte (0 = ZMTP 3.0).
         self.peer_major: int | None = None
         self.peer_minor: int | None = None
-        #: Peer metadata (names as received) once the handshake parsed it.
+        #: Peer metadata (names as received) once the handshake parsed it; the
+        #: dict HandshakeComplete hands on when there is no ZAP metadata.
         self.peer_properties: dict[str, bytes] = {}
         self.peer_socket_type: str | None = None
 
@@ -543,14 +548,20 @@ class Connection:
             return
         self._props_checked = True
         self.peer_properties = props
+        socket_types = self.mechanism.peer_socket_types
+        self.mechanism.peer_socket_types = ()  # checked here, once: not kept
         peer_type = props.get("Socket-Type")
         if peer_type is None:
             return  # libzmq accepts a peer that does not say [verified]
-        self.peer_socket_type = peer_type.decode("latin-1")
+        known = _KNOWN_TYPES.get(peer_type)
+        if known is not None:  # one value and one name shared by every peer of a type
+            props["Socket-Type"], self.peer_socket_type = known
+        else:
+            self.peer_socket_type = peer_type.decode("latin-1")
         # Every occurrence is checked, as libzmq's parse_metadata does: a valid Socket-Type
         # followed by a bogus one fails.  The first is the one kept.
         compatible = COMPATIBLE[self.socket_type]
-        for value in self.mechanism.peer_socket_types or (peer_type,):
+        for value in socket_types or (peer_type,):
             name = value.decode("latin-1")
             if name not in compatible:
                 # libzmq: parse_metadata fails; PLAIN/CURVE report INVALID_METADATA,
@@ -570,11 +581,15 @@ class Connection:
         if status is MechanismStatus.READY:
             self.state = READY
             self._reader.handshake_done()
-            properties = dict(self.peer_properties)
-            # ZAP metadata become properties too; on a name clash the ZAP
-            # value wins (libzmq inserts ZAP's into its std::map first).
-            properties.update(mechanism.zap_properties)
+            properties = self.peer_properties
+            if mechanism.zap_properties:
+                # ZAP metadata become properties too; on a name clash the ZAP
+                # value wins (libzmq inserts ZAP's into its std::map first).
+                properties = dict(properties)
+                properties.update(mechanism.zap_properties)
             events.append(HandshakeComplete(properties, mechanism.user_id))
+            # what only the handshake needed goes (an idle connection keeps the rest)
+            self._greeting = self._metadata = b""
         elif status is MechanismStatus.ERROR:
             if mechanism.peer_error is not None:
                 events.append(PeerError(mechanism.peer_error))

@@ -66,7 +66,7 @@ from nacl.bindings import (
 )
 from nacl.exceptions import CryptoError
 
-from .codec import FLAG_COMMAND, FLAG_LONG, FLAG_MORE, decode_metadata, parse_error_reason
+from .codec import FLAG_COMMAND, FLAG_LONG, FLAG_MORE, parse_error_reason
 from .errors import LocalProtocolError, ProtocolError, ProtocolErrorCode
 from .mechanism import HandshakeState as _State  # one set of states for PLAIN and CURVE
 from .mechanism import Mechanism, MechanismStatus
@@ -395,7 +395,7 @@ class CurveClient(_CurveBase):
             plain = crypto_box_open_afternm(body[14:], b"CurveZMQREADY---" + short, self._precom)
         except CryptoError:
             raise _error("READY box does not open", Code.ZMTP_CRYPTOGRAPHIC) from None
-        self.peer_properties = decode_metadata(plain, self.peer_socket_types)
+        self._parse_peer_metadata(plain)
         self._state = _State.DONE
         self.status = MechanismStatus.READY
 
@@ -517,7 +517,7 @@ class CurveServer(_CurveBase):
             self._state = _State.WAIT_ZAP
             self._request_auth(b"CURVE", [client_key])
         # libzmq parses the metadata after sending the ZAP request.
-        self.peer_properties = decode_metadata(plain[128:], self.peer_socket_types)
+        self._parse_peer_metadata(plain[128:])
         if self.zap:
             return []
         return [self._ready_body()]

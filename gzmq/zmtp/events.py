@@ -65,6 +65,9 @@ class HandshakeComplete(Event):
     the ZAP reply's metadata (ZAP wins a name clash, as in libzmq).
     ``user_id`` is the ZAP ``User-Id`` (empty without ZAP); it is not put
     into ``properties`` -- the engine exposes it as the ``User-Id`` property.
+    Without ZAP metadata ``properties`` is the Connection's ``peer_properties``
+    itself, not a copy: the engine adds Peer-Address and User-Id to it, so that
+    an idle connection keeps one dict of properties, not three.
     """
 
     __slots__ = ("properties", "user_id")

@@ -55,6 +55,7 @@ from __future__ import annotations
 import abc
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import ClassVar
 
 from .codec import FLAG_MORE, decode_metadata, encode_frame, error_body, parse_error_reason
@@ -65,6 +66,8 @@ __all__ = ["MechanismStatus", "Mechanism", "NullMechanism", "ZAP_STATUS_CODES"]
 
 #: The status codes libzmq accepts in a ZAP reply (security.md §5.3).
 ZAP_STATUS_CODES = (b"200", b"300", b"400", b"500")
+#: no ZAP metadata (shared: an empty dict per connection costs 64 bytes)
+_NO_PROPERTIES: Mapping[str, bytes] = MappingProxyType({})
 
 
 class MechanismStatus(enum.Enum):
@@ -102,20 +105,30 @@ class Mechanism(abc.ABC):
         #: The peer's metadata once parsed, names as received.
         self.peer_properties: dict[str, bytes] | None = None
         #: Every Socket-Type value in the peer's metadata, in order (a name may repeat;
-        #: ``peer_properties`` keeps the first value, and the Connection checks them all).
-        self.peer_socket_types: list[bytes] = []
+        #: ``peer_properties`` keeps the first value, and the Connection checks them all,
+        #: then empties this: a handshake-only list an idle connection need not keep).
+        self.peer_socket_types: Sequence[bytes] = ()
         #: Reason of a received ERROR command (status is then ERROR).
         self.peer_error: bytes | None = None
         #: ZAP User-Id of the peer, once authenticated (empty without ZAP).
         self.user_id: bytes = b""
         #: ZAP reply metadata (200 only).  libzmq turns them into message
         #: properties; the Connection merges them into HandshakeComplete.
-        self.zap_properties: dict[str, bytes] = {}
+        self.zap_properties: Mapping[str, bytes] = _NO_PROPERTIES
         #: Our encoded property block, kept by ``start()`` for the command
         #: that carries it later (READY after ZAP, INITIATE, the server's READY).
         self._metadata = b""
         self._auth_request: AuthRequest | None = None
         self._zap_pending = False
+
+    def _parse_peer_metadata(self, data: bytes) -> None:
+        """``peer_properties`` and ``peer_socket_types`` from the peer's metadata block.
+
+        Raises ProtocolError (INVALID_METADATA): malformed metadata.
+        """
+        socket_types: list[bytes] = []
+        self.peer_properties = decode_metadata(data, socket_types)
+        self.peer_socket_types = socket_types
 
     @abc.abstractmethod
     def start(self, metadata: bytes) -> list[bytes]:
@@ -260,7 +273,7 @@ class NullMechanism(Mechanism):
         # libzmq matches the 6-byte prefix, i.e. name-len + name.
         prefix = body[:6]
         if prefix == b"\x05READY":
-            self.peer_properties = decode_metadata(body[6:], self.peer_socket_types)
+            self._parse_peer_metadata(body[6:])
             self._peer_ready = True
             if self._ready_sent:
                 self.status = MechanismStatus.READY

@@ -40,7 +40,7 @@ ZMTP_UNSPECIFIED (libzmq's default case).
 
 from __future__ import annotations
 
-from .codec import decode_metadata, parse_error_reason
+from .codec import parse_error_reason
 from .errors import ProtocolError, ProtocolErrorCode
 from .mechanism import HandshakeState as _State  # one set of states for PLAIN and CURVE
 from .mechanism import Mechanism, MechanismStatus
@@ -104,7 +104,7 @@ class PlainClient(Mechanism):
         if body[:6] == _READY:
             if state is not _State.WAIT_READY:
                 raise _error("unexpected READY", ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND)
-            self.peer_properties = decode_metadata(body[6:], self.peer_socket_types)
+            self._parse_peer_metadata(body[6:])
             self._state = _State.DONE
             self.status = MechanismStatus.READY
             return []
@@ -157,7 +157,7 @@ class PlainServer(Mechanism):
                     f"expected INITIATE, got {bytes(body[:16])!r}",
                     ProtocolErrorCode.ZMTP_UNEXPECTED_COMMAND,
                 )
-            self.peer_properties = decode_metadata(body[9:], self.peer_socket_types)
+            self._parse_peer_metadata(body[9:])
             self._state = _State.DONE
             self.status = MechanismStatus.READY
             return [_READY + self._metadata]
