@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """compare: gzmq against pyzmq, zmq.green and a pure-Python ceiling, alternating, in one run.
 
-    python perf/compare.py                          # every case, 5 rounds: ~17 minutes on 2 vCPUs
-    python perf/compare.py --quick                  # ~3 minutes
+    python perf/compare.py                          # every case, 5 rounds: ~16 minutes on 2 vCPUs
+    python perf/compare.py --quick                  # ~5 minutes
     python perf/compare.py --out perf/last-run.jsonl --markdown docs/performance.md \\
                            --plot docs/throughput.png     # regenerate the docs and README table
     python perf/compare.py --from perf/last-run.jsonl --markdown docs/performance.md \\
@@ -299,7 +299,7 @@ def main(argv=None) -> int:
                     help='router: round trips per timing (default 20000; --quick: 5000)')
     ap.add_argument('--idle-connections', type=int, default=None,
                     help='idle: connections (default 10000; --quick: 2000)')
-    ap.add_argument('--quick', action='store_true', help='short runs, 3 rounds: ~3 minutes')
+    ap.add_argument('--quick', action='store_true', help='short runs, 3 rounds: ~5 minutes')
     ap.add_argument('--out', metavar='JSONL', help='write every result as a JSON line')
     ap.add_argument('--from', dest='from_', metavar='JSONL',
                     help='do not run: summarize / render a saved --out file')
