@@ -56,6 +56,9 @@ class ConnectionOutcome:
 
 
 class Engine(EngineBase):
+    __slots__ = ("_reader", "_writer", "last_received", "_heartbeat", "conn", "_serving",
+                 "_ended")
+
     def __init__(self, socket: "SocketCore", stream: gsocket.socket, peer_address: str,
                  session: Session) -> None:
         super().__init__(socket, stream, peer_address, session)
@@ -105,7 +108,7 @@ class Engine(EngineBase):
         """Run the handshake in this greenlet, which ends once the connection is idle (then
         ``detached`` is True): the connection goes on from the hub, a greenlet is started
         again only when one is needed (backpressure, the end, the socket closing), and
-        ``on_end`` tells of the end. What a Listener runs: an idle accepted connection then
+        ``listener.engine_ended`` tells of the end. What a Listener runs: an idle accepted connection then
         costs no greenlet."""
         self._run(detach=True)
 
@@ -135,10 +138,10 @@ class Engine(EngineBase):
         # idle: the hub reads on; nothing runs between serve's last look and this return
         self._serving = False
         self.detached = True
-        reader.on_wake = self._revive
+        reader.revives_engine = True
         return True
 
-    def _revive(self) -> None:
+    def revive(self) -> None:
         """The reader needs a greenlet (backpressure, or the end), or the socket is closing
         (the group waits for the engine through LINGER, and kills it after)."""
         if self._serving or self._ended:
@@ -280,7 +283,7 @@ class Engine(EngineBase):
         # drains the pipe and closes (LINGER bounds it all)
         session.close_writing()
         if self.detached:
-            self._revive()  # a greenlet in the socket's group waits for the end again
+            self.revive()  # a greenlet in the socket's group waits for the end again
 
     def close(self) -> None:
         """Disconnect now, dropping whatever is queued."""
@@ -337,6 +340,6 @@ class Engine(EngineBase):
         if self._reader is not None:
             self._reader.close()
         self.session.engine_ended(self.handshake_done)
-        if self.on_end is not None:
-            self.on_end(self)
+        if self.listener is not None:
+            self.listener.engine_ended(self)
         return outcome

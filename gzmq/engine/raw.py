@@ -42,6 +42,8 @@ _DISCONNECT_ERRORS = (OSError, EOFError)
 
 
 class RawEngine(EngineBase):
+    __slots__ = ("_finished_by_socket", "_room", "_to_write", "_writer", "bytes_in", "bytes_out")
+
     def __init__(self, socket: "SocketCore", stream: gsocket.socket, peer_address: str,
                  session: Session) -> None:
         # there is no handshake: handshake_done turns True as soon as ``run`` starts

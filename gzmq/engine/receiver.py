@@ -22,16 +22,16 @@ and the engine's greenlet is woken, which raises it there. Nothing raised in the
 into the hub.
 
 An idle connection needs no greenlet at all: a bind-side engine lets its greenlet end once
-``serve(until_idle=True)`` finds nothing to do, and sets ``on_wake``, which the reader calls
-whenever it needs a greenlet again (backpressure, or the end of the connection); the engine
-then starts one that calls ``serve`` again. A greenlet parked in a wait costs ~8 KiB of RSS
+``serve(until_idle=True)`` finds nothing to do, and sets ``revives_engine``: the reader then
+calls ``engine.revive()`` whenever it needs a greenlet again (backpressure, or the end of the
+connection), which starts one that calls ``serve`` again. A greenlet parked in a wait costs ~8 KiB of RSS
 (its saved C stack and its frame stack's page), more than everything else a connection holds.
 """
 
 from __future__ import annotations
 
 from time import monotonic
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from gevent import get_hub
 from gevent.monkey import get_original
@@ -82,13 +82,15 @@ class ConnectionReader:
         self._takes_groups = type(engine.socket.routing).accepts_groups
         raw = getattr(engine.stream, "_sock", engine.stream)
         self._recv_into = raw.recv_into
-        self._wake = Signal()  # the engine's greenlet waits here
-        #: called when a greenlet must run ``serve`` (set by an engine that lets its greenlet
-        #: end while the connection is idle); None: one is always there, waiting on ``_wake``
-        self.on_wake: Optional[Callable[[], None]] = None
+        #: the engine's greenlet waits here (made when one first waits)
+        self._wake: Optional[Signal] = None
+        #: the engine lets its greenlet end while the connection is idle: call its
+        #: ``revive()`` when a greenlet must run ``serve``; else one always waits on ``_wake``
+        #: (a flag, not a callback: a bound method per connection costs 64 bytes)
+        self.revives_engine = False
         self._failure: Optional[BaseException] = None
         #: items the hub callback could not deliver at RCVHWM; the greenlet delivers them
-        self._backlog: list[Any] = []
+        self._backlog: Optional[list[Any]] = None
         #: a bad message met after the backlog: raised once the backlog is delivered
         self._backlog_error: Optional[BaseException] = None
         self._watcher: Any = None
@@ -121,7 +123,7 @@ class ConnectionReader:
             if self._failure is not None:
                 raise self._failure
             if self._backlog:
-                backlog, self._backlog = self._backlog, []
+                backlog, self._backlog = self._backlog, None
                 self._put(backlog, block=True)
                 error, self._backlog_error = self._backlog_error, None
                 if error is not None:
@@ -136,12 +138,15 @@ class ConnectionReader:
                 continue
             if until_idle:
                 return True
+            if self._wake is None:
+                self._wake = Signal()
             self._wake.wait()
 
     def _need_greenlet(self) -> None:
-        self._wake.notify()
-        if self.on_wake is not None:
-            self.on_wake()
+        if self._wake is not None:
+            self._wake.notify()
+        if self.revives_engine:
+            self.engine.revive()
 
     def fail(self, error: BaseException) -> None:
         """End the connection with ``error`` (raised in the engine's greenlet)."""

@@ -57,6 +57,9 @@ NOTIFY_CONNECT, NOTIFY_DISCONNECT = 1, 2
 
 
 class Session:
+    __slots__ = ("socket", "endpoint", "connecting", "pipe", "engine_end", "attached",
+                 "_connected_before", "attach_early")
+
     def __init__(self, socket: "SocketCore", endpoint: str, *, connecting: bool) -> None:
         self.socket = socket
         self.endpoint = endpoint

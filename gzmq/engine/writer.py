@@ -57,10 +57,13 @@ class ConnectionWriter:
         self.conn = conn
         #: what the socket sends this peer (the engine end's inbound queue)
         self.queue = queue
-        self.control: list[bytes] = []
+        #: PING/PONG bytes to write first (a list from the first one: most connections of a
+        #: socket with many peers never have any, and an empty list costs 56 bytes)
+        self.control: Optional[list[bytes]] = None
         #: the last batch taken was a full one: more may wait in the pipe
         self._more = False
-        self.backlog: list[Any] = []  # chunks the writer greenlet owes the stream first
+        #: chunks the writer greenlet owes the stream first (None: none)
+        self.backlog: Optional[list[Any]] = None
         self._on_finished = on_finished
         self._finished = False
         self._flush_scheduled = False
@@ -103,8 +106,11 @@ class ConnectionWriter:
     def send_control(self, data: bytes) -> None:
         """Queue PING/PONG bytes. A peer that floods PINGs without reading our PONGs gets no
         more than MAX_CONTROL pending: liveness needs one, not thousands (libzmq keeps one)."""
-        if len(self.control) < MAX_CONTROL:
-            self.control.append(data)
+        control = self.control
+        if control is None:
+            self.control = [data]
+        elif len(control) < MAX_CONTROL:
+            control.append(data)
         self.notify()
 
     # --- encoding ---------------------------------------------------------------------------
@@ -188,7 +194,7 @@ class ConnectionWriter:
         queue = self.queue
         while not self._finished:
             if self.backlog:
-                chunks, self.backlog = self.backlog, []
+                chunks, self.backlog = self.backlog, None
             elif queue.readable or self.control:
                 chunks = self._take_batch()
             elif queue.write_closed:

@@ -328,10 +328,10 @@ class Listener:
         session = Session(self.socket, self.endpoint, connecting=False)
         engine = engine_class(self.socket)(self.socket, stream, peer_address, session)
         engine.on_handshake_done = release
-        engine.on_end = self._engine_ended
+        engine.listener = self
         self._engines.add(engine)
         # the greenlet ends after the handshake if the connection is idle then (a ZMTP engine
-        # goes on from the hub); on_end tells of the connection's end
+        # goes on from the hub); engine_ended tells of the connection's end
         greenlet = self.socket.lifecycle.spawn(engine.run_detached)
         greenlet.link(lambda _, engine=engine: self._greenlet_ended(engine, release))
         slot.evict = lambda: self._evict(engine, greenlet)
@@ -341,9 +341,10 @@ class Listener:
         # closing), if it had not succeeded before.
         release()
         if not engine.detached:
-            self._engine_ended(engine)  # (the engine may have told us already)
+            self.engine_ended(engine)  # (the engine may have told us already)
 
-    def _engine_ended(self, engine: Any) -> None:
+    def engine_ended(self, engine: Any) -> None:
+        """The connection of ``engine`` has ended."""
         self._engines.discard(engine)
         try:
             engine.stream.close()  # an engine killed before it ran never closed its stream

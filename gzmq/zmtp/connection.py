@@ -177,7 +177,9 @@ class Connection:
         self._rest_queued = False  # greeting bytes 11..63 queued
         self._sub_commands = False  # peer takes SUBSCRIBE/CANCEL commands (3.1)
         self._props_checked = False
-        self._out: list[bytes] = []
+        #: protocol output not yet taken by data_to_send (None: nothing, which is what an
+        #: idle connection holds, rather than an empty list's 56 bytes)
+        self._out: list[bytes] | None = None
         self._bare = bare_messages
 
     def __repr__(self) -> str:
@@ -203,7 +205,7 @@ class Connection:
         out = self._out
         if not out:
             return b""
-        self._out = []
+        self._out = None
         return out[0] if len(out) == 1 else b"".join(out)
 
     def send_message(self, parts: Sequence[bytes]) -> bytes:
@@ -299,7 +301,14 @@ class Connection:
         # Handshake commands are never encrypted by the framing layer (CURVE
         # boxes their contents itself).
         for body in bodies:
-            self._out.append(encode_command(body))
+            self._output(encode_command(body))
+
+    def _output(self, data: bytes) -> None:
+        out = self._out
+        if out is None:
+            self._out = [data]
+        else:
+            out.append(data)
 
     def _command_frame(self, body: bytes) -> bytes:
         if self._encrypts:
@@ -441,7 +450,7 @@ class Connection:
     def _close(self, keep_output: bool = False) -> None:
         self.state = CLOSED
         if not keep_output:
-            self._out = []
+            self._out = None
         self._reader.reset()
 
     def _parse(self, data: bytes, pos: int, events: list[Received], budget: int) -> None:
@@ -477,7 +486,7 @@ class Connection:
         check_greeting_prefix(data[:SNIFF_SIZE])
         if len(data) >= SNIFF_SIZE and not self._rest_queued:
             self._rest_queued = True
-            self._out.append(self._greeting[SNIFF_SIZE:])
+            self._output(self._greeting[SNIFF_SIZE:])
         if len(data) < GREETING_SIZE:
             self._reader.tail = data
             return -1
@@ -525,7 +534,7 @@ class Connection:
         if name == b"PING":
             ttl, context = parse_ping(data)
             # Reply at once, like libzmq; the engine only has to flush.
-            self._out.append(self._command_frame(pong_body(context)))
+            self._output(self._command_frame(pong_body(context)))
             events.append(Ping(ttl * 100, context))
         elif name == b"PONG":
             events.append(Pong(data))
