@@ -118,6 +118,8 @@ _MESSAGE_OVERHEAD: Final = 33
 #: a batch is boxed into buffers of about this size (a larger frame gets one of its own): the
 #: writer joins them into one send, and writes a chunk of 64 KiB or more on its own instead
 _CHUNK_SIZE: Final = 32 * 1024
+#: a connection keeps a buffer to open received boxes into, for frames up to this size
+_KEEP_OPENED: Final = 8 * 1024
 
 _HELLO = b"\x05HELLO"
 _WELCOME = b"\x07WELCOME"
@@ -184,6 +186,9 @@ class _CurveBase(Mechanism):
         self._send_nonce_ptr = _ffi.from_buffer(self._send_nonce_buf)
         self._recv_nonce_buf = bytearray(self._recv_prefix + bytes(8))
         self._recv_nonce_ptr = _ffi.from_buffer(self._recv_nonce_buf)
+        # where received boxes are opened (see _opening_buffer)
+        self._opened: Any = None
+        self._plain: Any = b""
 
     def _next_nonce(self) -> bytes:
         n = self._send_nonce
@@ -216,39 +221,41 @@ class _CurveBase(Mechanism):
         nonce_buf, nonce_ptr = self._send_nonce_buf, self._send_nonce_ptr
         pack_nonce, short_head, long_head = (
             _U64.pack_into, _SHORT_MESSAGE_HEAD.pack_into, _LONG_MESSAGE_HEAD.pack_into)
-        nonce = self._send_nonce
+        nonce, overhead, message = self._send_nonce, _MESSAGE_OVERHEAD, _MESSAGE
         buf = bytearray()
         ptr: Any = None  # buf, for libsodium
-        pos = 0  # the end of the last frame boxed in buf
+        pos = end = 0  # where the next frame goes in buf, and the end of buf
         try:
             for parts in messages:
-                last = len(parts) - 1
-                if last < 0:
+                left = len(parts)  # parts after this one, once it is taken
+                if not left:
                     raise LocalProtocolError("a message needs at least one part")
-                for index, part in enumerate(parts):
+                for part in parts:
+                    left -= 1
                     n = len(part)
-                    size = n + _MESSAGE_OVERHEAD
+                    size = n + overhead
                     need = size + 2 if size < 256 else size + 9
-                    if pos + need > len(buf):  # on to the next buffer
+                    if pos + need > end:  # on to the next buffer
                         _end_chunk(buf, ptr, pos, out)
-                        buf = bytearray(need if need > _CHUNK_SIZE else _CHUNK_SIZE)
+                        end = need if need > _CHUNK_SIZE else _CHUNK_SIZE
+                        buf = bytearray(end)
                         ptr = _ffi.from_buffer(buf)
                         pos = 0
                     if size < 256:
-                        short_head(buf, pos, 0, size, _MESSAGE, nonce)
+                        short_head(buf, pos, 0, size, message, nonce)
                         mac = pos + 18
                     else:
-                        long_head(buf, pos, FLAG_LONG, size, _MESSAGE, nonce)
+                        long_head(buf, pos, FLAG_LONG, size, message, nonce)
                         mac = pos + 25
                     pack_nonce(nonce_buf, 16, nonce)
                     nonce += 1
-                    text = mac + 16  # the box: MAC, then the ciphertext of inner flags + part
-                    buf[text] = FLAG_MORE if index < last else last_flags
-                    end = text + 1 + n
-                    buf[text + 1:end] = part
+                    text = mac + 16  # inner flags + part, encrypted in place after the MAC
+                    buf[text] = FLAG_MORE if left else last_flags
+                    done = text + 1 + n
+                    buf[text + 1:done] = part
                     if seal(ptr + mac, ptr + text, n + 1, nonce_ptr, key) != 0:
                         raise CryptoError("encryption failed")  # libsodium cannot fail here
-                    pos = end
+                    pos = done  # (a frame that failed half-way is not handed on)
         finally:
             self._send_nonce = nonce  # the nonces of frames written, or skipped: never reused
             _end_chunk(buf, ptr, pos, out)
@@ -257,18 +264,19 @@ class _CurveBase(Mechanism):
         return self.frame_decoder(body)(flags, 0, len(body))
 
     def frame_decoder(self, data: bytes) -> Callable[[int, int, int], tuple[int, bytes]]:
-        """Open MESSAGE frames of *data* by offset: the box is read where it lies in *data*,
-        opened into one buffer for the whole read, and the part is the one copy made."""
-        opened = _alloc_uncleared("unsigned char[]", len(data) or 1)  # plaintext <= body
-        plain = _ffi.buffer(opened)
+        """Open MESSAGE frames of *data* by offset: each box is read where it lies in *data*
+        and opened into the connection's buffer, the part sliced out of it (the one copy)."""
         src = _ffi.from_buffer(data)
-        key = self._precom
+        key, message, logical, open_box = self._precom, _MESSAGE, _LOGICAL, _open
         nonce_buf, nonce_ptr, unpack_nonce, pack_nonce = (
             self._recv_nonce_buf, self._recv_nonce_ptr, _U64.unpack_from, _U64.pack_into)
+        opened, plain = self._opened, self._plain
+        capacity = len(plain)
 
         def decode(flags: int, start: int, end: int) -> tuple[int, bytes]:
+            nonlocal opened, plain, capacity
             # libzmq's order: command name, size, nonce, then the box
-            if end - start < _MESSAGE_MIN or not data.startswith(_MESSAGE, start, end):
+            if end - start < _MESSAGE_MIN or not data.startswith(message, start, end):
                 _refuse(data[start:end])
             nonce: int = unpack_nonce(data, start + 8)[0]
             if nonce <= self._peer_nonce:
@@ -278,11 +286,28 @@ class _CurveBase(Mechanism):
             self._peer_nonce = nonce
             pack_nonce(nonce_buf, 16, nonce)
             # sizes come from the frame received: the box is data[start + 16:end]
-            if _open(opened + start, src + start + 16, end - start - 16, nonce_ptr, key) != 0:
+            size = end - start - 32  # of what it opens to: inner flags + part
+            if size > capacity:
+                opened, plain = self._opening_buffer(size)
+                capacity = len(plain)
+            if open_box(opened, src + start + 16, size + 16, nonce_ptr, key) != 0:
                 raise _error("MESSAGE box does not open", Code.ZMTP_CRYPTOGRAPHIC)
-            return _LOGICAL[opened[start] & 0x03], plain[start + 1:end - 32]
+            return logical[opened[0] & 0x03], plain[1:size]
 
         return decode
+
+    def _opening_buffer(self, size: int) -> tuple[Any, Any]:
+        """A buffer (cdata, and its ffi.buffer) for a box that opens to *size* bytes: the
+        connection keeps one for frames up to _KEEP_OPENED, grown as they come (an idle
+        connection holds none, a stream of 1 KiB messages about 1 KiB); a larger frame gets
+        one of its own."""
+        if size > _KEEP_OPENED:
+            opened = _alloc_uncleared("unsigned char[]", size)
+            return opened, _ffi.buffer(opened)
+        size = min(_KEEP_OPENED, max(size, 2 * len(self._plain)))
+        self._opened = _alloc_uncleared("unsigned char[]", size)
+        self._plain = _ffi.buffer(self._opened)
+        return self._opened, self._plain
 
 
 def _end_chunk(buf: bytearray, ptr: Any, used: int, out: list[bytes]) -> None:

@@ -10,6 +10,7 @@ with trailing bytes; tampering, replays and short nonces must close the connecti
 from __future__ import annotations
 
 import struct
+from array import array
 from typing import Any
 
 import pytest
@@ -198,6 +199,23 @@ def test_an_empty_message_mid_batch_raises_and_nonces_stay_fresh() -> None:
         client.encode_messages([[b"before"], [], [b"after"]], out)
     assert server.receive_data(b"".join(out)) == [Message([b"before"])]
     assert server.receive_data(client.send_message([b"next"])) == [Message([b"next"])]
+    # a part whose len() is not its size in bytes fails half-way through its frame: only
+    # the whole frames before it are handed on
+    out = []
+    with pytest.raises(BufferError):
+        client.encode_messages([[b"whole"], [memoryview(array("i", [1, 2]))]], out)
+    assert server.receive_data(b"".join(out)) == [Message([b"whole"])]
+    assert server.receive_data(client.send_message([b"again"])) == [Message([b"again"])]
+
+
+def test_the_buffer_a_connection_keeps_to_open_boxes_stays_small() -> None:
+    client, server = pair()
+    assert len(mech(server)._plain) == 0  # nothing until a message arrives
+    assert server.receive_data(client.send_message([b"x" * 1000])) == [Message([b"x" * 1000])]
+    assert 1001 <= len(mech(server)._plain) <= 2048
+    big = [b"y" * 100_000]
+    assert server.receive_data(client.send_message(big)) == [Message(big)]
+    assert len(mech(server)._plain) <= 8 * 1024
 
 
 def test_the_box_is_libsodiums_with_the_wire_nonce() -> None:
