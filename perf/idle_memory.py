@@ -1,6 +1,6 @@
 """Where does an idle connection's memory go? A per-connection breakdown for a gzmq ROUTER.
 
-    python perf/idle_memory.py [--connections 1000] [--top 25]
+    python perf/idle_memory.py [--connections 1000] [--top 25] [--json]
 
 The same set-up as ``idle_connections.py`` (a ROUTER on 127.0.0.1, a separate process opening
 N plain TCP connections that each send a DEALER's greeting and READY, then stay idle), measured
@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import linecache
 import os
 import subprocess
 import sys
 import tracemalloc
 from collections import Counter
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -45,27 +47,60 @@ def _by_type_count() -> "Counter[str]":
     return Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects())
 
 
-def measure(count: int, top: int) -> None:
+def _handshakes(monitor: Any, count: int, limit: float) -> None:
     import gevent
 
     from gzmq.utils.monitor import recv_monitor_message
 
-    ctx, router, monitor, port = start_router()
-    tracemalloc.start(1)
-    gc.collect()
-    types_before, counts_before = _by_type(), _by_type_count()
-    before, rss_before = tracemalloc.take_snapshot(), rss_bytes()
-    client = start_clients(port, count, 120)
-    with gevent.Timeout(120):
+    with gevent.Timeout(limit):
         for _ in range(count):
             recv_monitor_message(monitor)
-    gevent.sleep(0.5)
+
+
+def measure(count: int, top: int = 0, warmup: int = 20, limit: float = 120) -> dict:
+    """Accept ``warmup`` peers (imports and first-use caches are not per connection), then
+    measure ``count`` more; print the breakdown if ``top``. Return the totals per connection
+    and how many greenlets the idle connections hold."""
+    import gevent
+
+    ctx, router, monitor, port = start_router()
+    clients = [start_clients(port, warmup, limit)]
+    _handshakes(monitor, warmup, limit)
+    group = router._core.lifecycle.group
+    tracemalloc.start(1)
+    gc.collect()
+    if top:
+        types_before, counts_before = _by_type(), _by_type_count()
+    before, rss_before = tracemalloc.take_snapshot(), rss_bytes()
+    clients.append(start_clients(port, count, limit))
+    _handshakes(monitor, count, limit)
+    with gevent.Timeout(limit, False):  # a handshake's greenlet ends just after its event
+        while len(group) > 1:  # the accept loop's
+            gevent.sleep(0.01)
     gc.collect()
     after, rss_after = tracemalloc.take_snapshot(), rss_bytes()
-    types_after, counts_after = _by_type(), _by_type_count()
+    tracemalloc.stop()
     traced = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
-    print(f"{count} idle connections: traced {traced / count:.0f} B, RSS "
-          f"{(rss_after - rss_before) / count:.0f} B per connection (RSS under tracemalloc)")
+    result = {"connections": count, "traced_bytes_per_connection": traced // count,
+              "rss_bytes_per_connection_traced": (rss_after - rss_before) // count,
+              "greenlets": len(group) - 1}
+    if top:
+        _print_breakdown(count, top, before, after, types_before, counts_before, result)
+    for client in clients:
+        client.kill()
+        client.wait()
+    monitor.close()
+    router.close(linger=0)
+    ctx.term()
+    return result
+
+
+def _print_breakdown(count: int, top: int, before: Any, after: Any, types_before: Counter,
+                     counts_before: Counter, result: dict) -> None:
+    types_after, counts_after = _by_type(), _by_type_count()
+    print(f"{count} idle connections: traced {result['traced_bytes_per_connection']} B, RSS "
+          f"{result['rss_bytes_per_connection_traced']} B per connection (RSS under "
+          f"tracemalloc); {result['greenlets']} greenlets")
     print(f"\n-- by line (bytes per connection, top {top}) --")
     for stat in after.compare_to(before, "lineno")[:top]:
         frame = stat.traceback[0]
@@ -79,19 +114,17 @@ def measure(count: int, top: int) -> None:
     for kind, size in diff.most_common(top):
         objects = counts_after[kind] - counts_before.get(kind, 0)
         print(f"{size / count:8.0f}  {objects / count:6.2f} objects  {kind}")
-    client.kill()
-    client.wait()
-    monitor.close()
-    router.close(linger=0)
-    ctx.term()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--json", action="store_true", help="only the totals, as JSON")
     args = parser.parse_args()
-    measure(args.connections, args.top)
+    result = measure(args.connections, 0 if args.json else args.top)
+    if args.json:
+        print(json.dumps(result))
     return 0
 
 
