@@ -26,6 +26,10 @@ What it does is the minimum any ZeroMQ data path in Python must do, and nothing 
 - no queues, no high-water marks, no routing, no greenlet but the main one; PUB checks each
   message against the subscription (a prefix test), REQ/REP carry the empty delimiter frame.
 
+- ``--curve`` (thr only): the CURVE handshake is gzmq's sans-IO one (not timed); then each
+  message is boxed in place into the batch buffer and opened from the receive buffer into a
+  reused one, straight through PyNaCl's cffi binding of libsodium (no other work per message).
+
 That is the "measured ceiling" of issue 12: a target gzmq misses can be shown out of reach
 in pure Python when gzmq is within 10% of this program in the same run.
 """
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import os
 import socket as stdsocket
+import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -96,9 +101,12 @@ class Wire:
             self.pending = 0
 
     # -- receiving --
+    #: CURVE: opens the body at (view, start, size) into the part; None: the body is the part
+    open_body = None
+
     def recv(self) -> bytes:
         """The last frame of the next message (REQ/REP: after the delimiter)."""
-        buf, start, end = self.buf, self.start, self.end
+        buf, start, end, open_body = self.buf, self.start, self.end, self.open_body
         while True:
             avail = end - start
             if avail >= 2:
@@ -115,6 +123,8 @@ class Wire:
                     self.start = start = body + size
                     if flags & 0x05:  # MORE (the delimiter) or a command: not a message
                         continue
+                    if open_body is not None:
+                        return open_body(self.view, body, size)
                     return bytes(self.view[body:body + size])
                 if size >= 0 and size + 9 > BUFFER:
                     self.start, self.end = start, end
@@ -144,6 +154,109 @@ class Wire:
                 raise EOFError('the peer closed the connection')
             have += n
         return bytes(mv[:size])
+
+
+class CurveWire(Wire):
+    """A Wire whose messages are CurveZMQ MESSAGE boxes, made and opened with libsodium
+    through PyNaCl's cffi binding and nothing else: the least a pure-Python CURVE data path
+    does per message (thr only: single-frame messages, no commands)."""
+
+    def __init__(self, sock, mechanism) -> None:
+        super().__init__(sock)
+        from nacl._sodium import ffi, lib
+        self.ffi, self.seal, self.unseal = ffi, lib.crypto_box_easy_afternm, \
+            lib.crypto_box_open_easy_afternm
+        self.key = mechanism._precom  # the session key the handshake agreed
+        self.nonce = mechanism._send_nonce  # the counters go on from the handshake's
+        self.peer_nonce = mechanism._peer_nonce
+        self.send_nonce_buf = bytearray(mechanism._send_prefix + bytes(8))
+        self.send_nonce_ptr = ffi.from_buffer(self.send_nonce_buf)
+        self.recv_nonce_buf = bytearray(mechanism._recv_prefix + bytes(8))
+        self.recv_nonce_ptr = ffi.from_buffer(self.recv_nonce_buf)
+        self.batch = bytearray(COALESCE + BIG)
+        self.batch_ptr = ffi.from_buffer(self.batch)
+        self.used = 0
+        self.opened = ffi.new('unsigned char[]', BIG)
+        self.plain = ffi.buffer(self.opened)
+        self.src = ffi.from_buffer(self.buf)
+
+    def send(self, msg: bytes) -> None:
+        n = len(msg)
+        size = n + 33  # 07 MESSAGE, nonce, MAC, flags
+        if n >= BIG - 64:
+            raise ValueError('the CURVE ceiling boxes messages under 64 KiB')
+        pos = self.used
+        if size < 256:
+            _SHORT_HEAD.pack_into(self.batch, pos, 0, size, b'\x07MESSAGE', self.nonce)
+            mac = pos + 18
+        else:
+            _LONG_HEAD.pack_into(self.batch, pos, 2, size, b'\x07MESSAGE', self.nonce)
+            mac = pos + 25
+        _U64.pack_into(self.send_nonce_buf, 16, self.nonce)
+        self.nonce += 1
+        text = mac + 16
+        self.batch[text] = 0
+        self.batch[text + 1:text + 1 + n] = msg
+        ptr = self.batch_ptr
+        if self.seal(ptr + mac, ptr + text, n + 1, self.send_nonce_ptr, self.key) != 0:
+            raise ValueError('libsodium could not box')
+        self.used = text + 1 + n
+        if self.used >= COALESCE:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.used:
+            self.sock.sendall(memoryview(self.batch)[:self.used])
+            self.used = 0
+
+    def open_body(self, view, start: int, size: int) -> bytes:
+        if not 33 <= size <= BIG or view[start:start + 8] != b'\x07MESSAGE':
+            raise ValueError('not a CURVE MESSAGE (of under 64 KiB)')
+        nonce = _U64.unpack_from(view, start + 8)[0]
+        if nonce <= self.peer_nonce:
+            raise ValueError('MESSAGE nonce out of sequence')
+        self.peer_nonce = nonce
+        _U64.pack_into(self.recv_nonce_buf, 16, nonce)
+        if self.unseal(self.opened, self.src + start + 16, size - 16, self.recv_nonce_ptr,
+                       self.key) != 0:
+            raise ValueError('MESSAGE box does not open')
+        return self.plain[1:size - 32]
+
+
+_U64 = struct.Struct('>Q')
+_SHORT_HEAD = struct.Struct('>BB8sQ')
+_LONG_HEAD = struct.Struct('>BQ8sQ')
+
+
+def curve_handshake(sock, socket_type: str, server: bool):
+    """Greeting and CURVE handshake with perf/impl.py's test keys, by gzmq's sans-IO
+    Connection (not timed: throughput counts from the first message). Returns the mechanism,
+    whose session key and nonce counters the CurveWire takes over."""
+    if os.path.dirname(HERE) not in sys.path:
+        sys.path.insert(0, os.path.dirname(HERE))  # this checkout's gzmq
+    from gzmq.zmtp import Connection, ConnectionState, CurveClient, CurveServer, z85
+    keys = {name: z85.decode(getattr(perf_impl, 'CURVE_' + name))
+            for name in ('SERVER_PUBLIC', 'SERVER_SECRET', 'CLIENT_PUBLIC', 'CLIENT_SECRET')}
+    if server:
+        mechanism = CurveServer(keys['SERVER_PUBLIC'], keys['SERVER_SECRET'], zap=False)
+    else:
+        mechanism = CurveClient(keys['CLIENT_PUBLIC'], keys['CLIENT_SECRET'],
+                                keys['SERVER_PUBLIC'])
+    conn = Connection(socket_type, mechanism)
+    sock.sendall(conn.initiate())
+    while conn.state is not ConnectionState.READY:
+        out = conn.data_to_send()
+        if out:
+            sock.sendall(out)
+        data = sock.recv(65536)
+        if not data:
+            raise EOFError('the peer closed the connection during the handshake')
+        if any(isinstance(event, list) for event in conn.receive_data(data)):
+            raise ValueError('a message came with the handshake')
+    out = conn.data_to_send()  # the server's READY
+    if out:
+        sock.sendall(out)
+    return mechanism
 
 
 def _address(endpoint: str):
@@ -204,7 +317,11 @@ class _Named:
 
 def run(role: str, args) -> dict:
     pubsub = getattr(args, 'pattern', 'pushpull') == 'pubsub'
-    if role == 'local_thr':
+    if role == 'local_thr' and args.curve:
+        conn = bind(args)
+        r = local_thr.recv_stream(CurveWire(conn, curve_handshake(conn, 'PULL', server=True)),
+                                  args.message_size, args.count)
+    elif role == 'local_thr':
         conn = bind(args)
         zmtp_raw.handshake(conn, 'SUB' if pubsub else 'PULL')
         if pubsub:
@@ -212,8 +329,11 @@ def run(role: str, args) -> dict:
         r = local_thr.recv_stream(Wire(conn), args.message_size, args.count)
     elif role == 'remote_thr':
         conn = connect(args)
-        zmtp_raw.handshake(conn, 'PUB' if pubsub else 'PUSH')
-        wire = Wire(conn, topic=zmtp_raw.read_subscription(conn) if pubsub else None)
+        if args.curve:
+            wire = CurveWire(conn, curve_handshake(conn, 'PUSH', server=False))
+        else:
+            zmtp_raw.handshake(conn, 'PUB' if pubsub else 'PUSH')
+            wire = Wire(conn, topic=zmtp_raw.read_subscription(conn) if pubsub else None)
         r = remote_thr.send_stream(wire, args.message_size, args.count, args.duration)
         wire.flush()
     elif role == 'local_lat':
@@ -256,8 +376,8 @@ def main(argv=None) -> int:
         ap.add_argument('--sync', help='ignored (the raw PUB waits for the subscription)')
     args = ap.parse_args(argv)
     perf_impl.check_args(ap, args)
-    if args.curve:
-        ap.error('the ceiling has no CURVE')
+    if args.curve and (lat or args.pattern != 'pushpull'):
+        ap.error('the ceiling has CURVE for PUSH/PULL throughput only')
     perf_impl.watchdog(args.max_duration, 'ceiling')
     import gevent
     try:
@@ -272,7 +392,8 @@ def main(argv=None) -> int:
                 pass
     r.update(tool='ceiling ' + role, impl='raw', transport=perf_impl.transport(args.endpoint),
              size=args.message_size, pattern='reqrep' if lat else args.pattern,
-             version='raw gevent %s sockets, ZMTP framing' % gevent.__version__)
+             version='raw gevent %s sockets, ZMTP framing%s' % (
+                 gevent.__version__, ', CURVE boxes by PyNaCl' if args.curve else ''))
     lines = ['implementation: %s' % r['version'], 'message size: %d [B]' % args.message_size]
     if role == 'local_thr':
         lines += ['message count: %d' % r['msgs'],

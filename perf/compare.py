@@ -66,7 +66,7 @@ CASES = ('thr', 'lat', 'pubsub', 'curve', 'fanout', 'fanout-stalled', 'router', 
 STALLED = 10  # fanout-stalled: subscribers of the 100 that stop reading
 SIZES = (64, 1024, 65536, 1048576)
 COUNT = 10 ** 9  # the runs are bounded by --duration
-RAW_CASES = ('thr', 'lat', 'pubsub')  # what the ceiling covers (tcp and ipc)
+RAW_CASES = ('thr', 'lat', 'pubsub', 'curve')  # what the ceiling covers (tcp and ipc)
 
 
 # ------------------------------------------------------------------ running ----

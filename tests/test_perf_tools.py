@@ -258,6 +258,22 @@ def test_ceiling_speaks_zmtp_to_libzmq():
     check_lat(remote)
 
 
+def test_ceiling_curve_speaks_curvezmq_to_libzmq(tmp_path):
+    """--curve: the ceiling's boxes are CurveZMQ's (a pyzmq CURVE server receives them, a
+    ceiling receiver takes a pyzmq CURVE client's), and two ceilings talk over ipc."""
+    pytest.importorskip('zmq')
+    ep = free_endpoint()
+    local, _ = pair(tool('local_thr.py', ep, '1024', '200', '--impl', 'pyzmq', '--curve'),
+                    tool('ceiling.py', 'remote_thr', ep, '1024', '200', '--curve'))
+    assert number(r'message count: (\d+)', local) == 200
+    ep = free_endpoint()
+    local, _ = pair(tool('ceiling.py', 'local_thr', ep, '300', '200', '--curve'),
+                    tool('remote_thr.py', ep, '300', '200', '--impl', 'pyzmq', '--curve'))
+    assert number(r'message count: (\d+)', local) == 200
+    got, sent = ceiling_pair('thr', 'ipc://%s' % (tmp_path / 'c.ipc'), 1024, 200, '--curve')
+    assert got['msgs'] == sent['sent'] == 200 and 'CURVE' in got['version']
+
+
 def last_json_lines(text: str) -> list:
     return [json.loads(line) for line in text.splitlines() if line.startswith('{')]
 
