@@ -55,7 +55,8 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from typing import Any, Callable, Iterable, Optional, Protocol
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
 
 from gevent.event import Event
 
@@ -70,6 +71,8 @@ _UNBOUNDED = sys.maxsize
 #: 15 MB): the first put makes it (``_put_below`` is 0 until then, so ``try_put`` goes to
 #: ``_put_slow``). Readers need no check: they test ``if items`` first.
 _NO_ITEMS: Any = ()
+#: a pipe's properties until it is given some
+_NO_PROPERTIES: Mapping[str, bytes] = MappingProxyType({})
 
 
 class Notifier(Protocol):
@@ -476,8 +479,9 @@ class Pipe:
         self.outbound = outbound
         self.peer: Optional[Pipe] = None
         self.routing_id: bytes = b""
-        #: ZMTP metadata of the peer plus Peer-Address (for Frame.get)
-        self.properties: dict[str, bytes] = {}
+        #: ZMTP metadata of the peer plus Peer-Address (for Frame.get); replaced, never
+        #: changed in place (the default is shared: an engine's end of a pipe never has any)
+        self.properties: Mapping[str, bytes] = _NO_PROPERTIES
         self.endpoint: str = ""
         #: set by routing when the pipe has left its socket; FQ drains then forgets it
         self.detached = False

@@ -35,16 +35,22 @@ sys.path.insert(0, os.path.dirname(HERE))
 from idle_connections import rss_bytes, start_clients, start_router  # noqa: E402
 
 
-def _by_type() -> "Counter[str]":
+def _by_type(*snapshots: Any) -> "tuple[Counter[str], Counter[str]]":
+    """(bytes, count) of the objects the garbage collector tracks, by type, but for the
+    lists of traces of tracemalloc's ``snapshots``."""
     sizes: "Counter[str]" = Counter()
-    for obj in gc.get_objects():
+    counts: "Counter[str]" = Counter()
+    skip = {id(sizes), id(counts)} | {id(snapshot.traces._traces) for snapshot in snapshots}
+    objects = gc.get_objects()
+    for obj in objects:
+        if id(obj) in skip:
+            continue
         kind = type(obj)
-        sizes[f"{kind.__module__}.{kind.__qualname__}"] += sys.getsizeof(obj)
-    return sizes
-
-
-def _by_type_count() -> "Counter[str]":
-    return Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects())
+        name = f"{kind.__module__}.{kind.__qualname__}"
+        sizes[name] += sys.getsizeof(obj)
+        counts[name] += 1
+    del objects
+    return sizes, counts
 
 
 def _handshakes(monitor: Any, count: int, limit: float) -> None:
@@ -70,7 +76,7 @@ def measure(count: int, top: int = 0, warmup: int = 20, limit: float = 120) -> d
     tracemalloc.start(1)
     gc.collect()
     if top:
-        types_before, counts_before = _by_type(), _by_type_count()
+        types_before, counts_before = _by_type()
     before, rss_before = tracemalloc.take_snapshot(), rss_bytes()
     clients.append(start_clients(port, count, limit))
     _handshakes(monitor, count, limit)
@@ -97,7 +103,7 @@ def measure(count: int, top: int = 0, warmup: int = 20, limit: float = 120) -> d
 
 def _print_breakdown(count: int, top: int, before: Any, after: Any, types_before: Counter,
                      counts_before: Counter, result: dict) -> None:
-    types_after, counts_after = _by_type(), _by_type_count()
+    types_after, counts_after = _by_type(before, after)
     print(f"{count} idle connections: traced {result['traced_bytes_per_connection']} B, RSS "
           f"{result['rss_bytes_per_connection_traced']} B per connection (RSS under "
           f"tracemalloc); {result['greenlets']} greenlets")

@@ -38,7 +38,12 @@ def test_idle_accepted_connections_run_no_greenlet_and_still_route(ctx):
     router, monitor, dealers = _router_with_dealers(ctx)
     assert wait_until(lambda: len(router._core.lifecycle.group) == 1), \
         list(router._core.lifecycle.group)  # the accept loop only
-    assert all(engine.detached for engine in router._core.lifecycle.peers)
+    engines = list(router._core.lifecycle.peers)
+    assert all(engine.detached for engine in engines)
+    # reading uses the stream's own read watcher (no second one per connection)
+    assert all(engine._reader._watcher is engine.stream._read_event for engine in engines)
+    # an engine's end of the pipe shares one empty properties mapping
+    assert engines[0].session.engine_end.properties is engines[1].session.engine_end.properties
     for dealer in dealers:
         dealer.send(b"ping")
     got = sorted(router.recv_multipart() for _ in dealers)

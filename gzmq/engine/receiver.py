@@ -111,7 +111,11 @@ class ConnectionReader:
         self.deliver(first_events, block=True)
         if self._failure is not None:  # closed while delivering: the fd may be gone already
             raise self._failure
-        self._watcher = get_hub().loop.io(self.engine.fd, 1)
+        # gevent's socket has a read watcher of its own, idle once the handshake is over (no
+        # greenlet reads the stream after it): use it rather than a second one per connection
+        # (120 bytes). It is stopped before the stream closes (``fail``), as any watcher must be.
+        watcher = getattr(self.engine.stream, "_read_event", None)
+        self._watcher = watcher if watcher is not None else get_hub().loop.io(self.engine.fd, 1)
         if not self.conn.held_input:
             self._watcher.start(self._on_readable)
 
