@@ -113,6 +113,8 @@ _U64 = struct.Struct(">Q")
 # A MESSAGE frame up to its box: outer header (flags 0, short or long size), 07 MESSAGE, nonce.
 _SHORT_MESSAGE_HEAD = struct.Struct(">BB8sQ")
 _LONG_MESSAGE_HEAD = struct.Struct(">BQ8sQ")
+#: a received MESSAGE body up to its box: 07 MESSAGE, nonce
+_MESSAGE_HEAD = struct.Struct(">8sQ")
 #: what a MESSAGE frame's body adds to a part: 07 MESSAGE, nonce, MAC, inner flags
 _MESSAGE_OVERHEAD: Final = 33
 #: a batch is boxed into buffers of about this size (a larger frame gets one of its own): the
@@ -268,17 +270,19 @@ class _CurveBase(Mechanism):
         and opened into the connection's buffer, the part sliced out of it (the one copy)."""
         src = _ffi.from_buffer(data)
         key, message, logical, open_box = self._precom, _MESSAGE, _LOGICAL, _open
-        nonce_buf, nonce_ptr, unpack_nonce, pack_nonce = (
-            self._recv_nonce_buf, self._recv_nonce_ptr, _U64.unpack_from, _U64.pack_into)
+        nonce_buf, nonce_ptr, unpack_head, pack_nonce = (
+            self._recv_nonce_buf, self._recv_nonce_ptr, _MESSAGE_HEAD.unpack_from, _U64.pack_into)
         opened, plain = self._opened, self._plain
         capacity = len(plain)
 
         def decode(flags: int, start: int, end: int) -> tuple[int, bytes]:
             nonlocal opened, plain, capacity
             # libzmq's order: command name, size, nonce, then the box
-            if end - start < _MESSAGE_MIN or not data.startswith(message, start, end):
+            if end - start < _MESSAGE_MIN:
                 _refuse(data[start:end])
-            nonce: int = unpack_nonce(data, start + 8)[0]
+            name, nonce = unpack_head(data, start)  # (within the frame: 16 < _MESSAGE_MIN)
+            if name != message:
+                _refuse(data[start:end])
             if nonce <= self._peer_nonce:
                 raise _error(
                     f"MESSAGE nonce {nonce} after {self._peer_nonce}", Code.ZMTP_INVALID_SEQUENCE
