@@ -1,6 +1,6 @@
 """Where does an idle connection's memory go? A per-connection breakdown for a gzmq ROUTER.
 
-    python perf/idle_memory.py [--connections 1000] [--top 25] [--json]
+    python perf/idle_memory.py [--connections 1000] [--top 25] [--json] [--heartbeat-ivl MS]
 
 The same set-up as ``idle_connections.py`` (a ROUTER on 127.0.0.1, a separate process opening
 N plain TCP connections that each send a DEALER's greeting and READY, then stay idle), measured
@@ -63,13 +63,16 @@ def _handshakes(monitor: Any, count: int, limit: float) -> None:
             recv_monitor_message(monitor)
 
 
-def measure(count: int, top: int = 0, warmup: int = 20, limit: float = 120) -> dict:
+def measure(count: int, top: int = 0, warmup: int = 20, limit: float = 120,
+            heartbeat_ivl: int = 0) -> dict:
     """Accept ``warmup`` peers (imports and first-use caches are not per connection), then
     measure ``count`` more; print the breakdown if ``top``. Return the totals per connection
-    and how many greenlets the idle connections hold."""
+    and how many greenlets the idle connections hold. ``heartbeat_ivl`` (ms): the ROUTER's
+    HEARTBEAT_IVL (the peers do not answer PINGs: keep it longer than the run)."""
     import gevent
 
     ctx, router, monitor, port = start_router()
+    router.heartbeat_ivl = heartbeat_ivl
     clients = [start_clients(port, warmup, limit)]
     _handshakes(monitor, warmup, limit)
     group = router._core.lifecycle.group
@@ -81,8 +84,10 @@ def measure(count: int, top: int = 0, warmup: int = 20, limit: float = 120) -> d
     clients.append(start_clients(port, count, limit))
     _handshakes(monitor, count, limit)
     with gevent.Timeout(limit, False):  # a handshake's greenlet ends just after its event
-        while len(group) > 1:  # the accept loop's
-            gevent.sleep(0.01)
+        held = -1
+        while len(group) > 1 and len(group) != held:  # (1: the accept loop's)
+            held = len(group)  # (or as many as stay: a greenlet per connection, say)
+            gevent.sleep(0.2)
     gc.collect()
     after, rss_after = tracemalloc.take_snapshot(), rss_bytes()
     tracemalloc.stop()
@@ -127,8 +132,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--json", action="store_true", help="only the totals, as JSON")
+    parser.add_argument("--heartbeat-ivl", type=int, default=0, metavar="MS",
+                        help="the ROUTER's HEARTBEAT_IVL (default 0: none; try 60000)")
     args = parser.parse_args()
-    result = measure(args.connections, 0 if args.json else args.top)
+    result = measure(args.connections, 0 if args.json else args.top,
+                     heartbeat_ivl=args.heartbeat_ivl)
     if args.json:
         print(json.dumps(result))
     return 0

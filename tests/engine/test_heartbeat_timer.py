@@ -109,8 +109,22 @@ def test_hearing_from_the_peer_disarms_its_ttl(heartbeats) -> None:
     assert wait_until(lambda: engine.closed_at, 1)
 
 
-def test_without_interval_or_ttl_no_greenlet_stays(heartbeats) -> None:
+def test_without_interval_or_ttl_nothing_is_scheduled(heartbeats) -> None:
     engine = FakeEngine()
-    heartbeats(engine)
-    assert wait_until(lambda: all(g.dead for g in engine.greenlets), 1)
+    heartbeat = heartbeats(engine)
+    assert heartbeat._timer is None
+    gevent.sleep(0.05)
     assert engine.control == [] and engine.closed_at == 0.0
+
+
+def test_a_heartbeat_runs_on_one_timer_and_no_greenlet(heartbeats) -> None:
+    """10,000 idle peers with heartbeats: a greenlet each would cost ~8 KiB of RSS."""
+    engine = FakeEngine(ivl=20, timeout=1000)
+    heartbeat = heartbeats(engine)
+    assert wait_until(lambda: len(engine.control) >= 2, 1)
+    assert engine.greenlets == [] and heartbeat._timer is not None
+    heartbeat.stop()
+    assert heartbeat._timer is None
+    sent = len(engine.control)
+    gevent.sleep(0.06)
+    assert len(engine.control) == sent  # stopped: no more PINGs
