@@ -1,6 +1,7 @@
 """Fakes for testing the engine's parts without a socket, an Engine or a network.
 
-- ``ready_pair``: two ``zmtp.Connection`` objects that did their NULL handshake in memory.
+- ``ready_pair``: two ``zmtp.Connection`` objects that did their NULL (or CURVE) handshake in
+  memory.
 - ``FakeStream``: the writer's stream. Its non-blocking ``send`` takes at most ``accept``
   bytes (None: everything, 0: EAGAIN) and its ``sendall`` records the objects it was given, so
   a test sees partial sends, which greenlet wrote what, and whether a large body was joined.
@@ -18,16 +19,24 @@ from typing import Any, Optional
 import gevent
 import gevent.event
 import greenlet
+from nacl.bindings import crypto_box_keypair
 
 from gzmq import zmtp
 from gzmq.routing.base import Routing
 
 
-def ready_pair(ours: str = "DEALER", theirs: str = "ROUTER", bare_theirs: bool = False
-               ) -> tuple[zmtp.Connection, zmtp.Connection]:
-    """(our Connection, the peer's), both READY after a NULL handshake done in memory.
-    ``bare_theirs``: the peer's returns messages as bare part lists, as an Engine's does."""
-    a, b = zmtp.Connection(ours), zmtp.Connection(theirs, bare_messages=bare_theirs)
+def ready_pair(ours: str = "DEALER", theirs: str = "ROUTER", bare_theirs: bool = False,
+               curve: bool = False) -> tuple[zmtp.Connection, zmtp.Connection]:
+    """(our Connection, the peer's), both READY after a NULL handshake done in memory (with
+    ``curve``: CURVE, ours the client). ``bare_theirs``: the peer's returns messages as bare
+    part lists, as an Engine's does."""
+    mechanisms: tuple[Any, Any] = (None, None)
+    if curve:
+        server, client = crypto_box_keypair(), crypto_box_keypair()
+        mechanisms = (zmtp.CurveClient(*client, server[0]),
+                      zmtp.CurveServer(*server, zap=False))
+    a = zmtp.Connection(ours, mechanisms[0])
+    b = zmtp.Connection(theirs, mechanisms[1], bare_messages=bare_theirs)
     to_b, to_a = a.initiate(), b.initiate()
     for _ in range(10):
         if to_b:

@@ -12,7 +12,9 @@ import pytest
 from gevent import socket as gsocket
 
 from engine_helpers import FakeStream, messages_in, ready_pair
-from gzmq.engine.writer import BATCH_MESSAGES, LARGE_CHUNK, MAX_CONTROL, ConnectionWriter
+from gzmq.engine.writer import (
+    BATCH_MESSAGES, ENCRYPTED_BATCH_MESSAGES, LARGE_CHUNK, MAX_CONTROL, ConnectionWriter,
+)
 from gzmq.pipe import Signal, SubscriptionCommand, pipe_pair
 from helpers import wait_until
 
@@ -25,9 +27,10 @@ WORLD = b"\x00\x05world"
 class Rig:
     """A writer between a pipe (``socket_end`` is what the socket sends into) and ``stream``."""
 
-    def __init__(self, stream: FakeStream, hwm: int = 10000, pair=("DEALER", "ROUTER")) -> None:
+    def __init__(self, stream: FakeStream, hwm: int = 10000, pair=("DEALER", "ROUTER"),
+                 curve: bool = False) -> None:
         self.stream = stream
-        self.conn, _ = ready_pair(*pair)
+        self.conn, self.peer = ready_pair(*pair, curve=curve)
         self.socket_end, engine_end = pipe_pair(hwm, hwm)
         self.finished: list[bool] = []
         self.spawned: list[gevent.Greenlet] = []
@@ -91,6 +94,19 @@ def test_more_than_a_batch_is_flushed_from_the_hub_batch_by_batch(rig_factory) -
     rig.settle()
     assert len(rig.stream.raw_sends) == 2 and rig.spawned == []
     assert messages_in(bytes(rig.stream.wire)) == [[b"%d" % i] for i in range(BATCH_MESSAGES + 10)]
+
+
+def test_an_encrypting_connection_boxes_and_writes_smaller_batches(rig_factory) -> None:
+    # CURVE: boxing is the expensive part, so fewer messages are boxed before each write
+    rig = rig_factory(FakeStream(), curve=True)
+    count = 3 * ENCRYPTED_BATCH_MESSAGES + 5
+    for i in range(count):
+        rig.send(b"%d" % i)
+    rig.settle()
+    assert len(rig.stream.raw_sends) == 4 and rig.spawned == []
+    events = rig.peer.receive_data(bytes(rig.stream.wire))
+    assert [event.parts for event in events] == [[b"%d" % i] for i in range(count)]
+    assert rig_factory(FakeStream()).writer.batch_messages == BATCH_MESSAGES  # NULL: as before
 
 
 def test_a_partial_send_leaves_the_rest_to_one_writer_greenlet(rig_factory) -> None:
