@@ -1,9 +1,10 @@
-"""An idle accepted tcp connection runs no greenlet (issue 12: idle connection memory).
+"""An idle tcp connection runs no greenlet (issue 12: idle connection memory).
 
-A bind-side ZMTP engine lets its greenlet end after the handshake while the connection is
-idle; the hub reads and writes for it, and a greenlet comes back only when one is needed:
-backpressure at RCVHWM, the end of the connection, the socket closing (LINGER). These tests
-check each of those still behaves as with a greenlet per connection.
+A ZMTP engine, accepted or dialled, lets its greenlet end after the handshake while the
+connection is idle; the hub reads and writes for it, and a greenlet comes back only when one
+is needed: backpressure at RCVHWM, the end of the connection (a connector then decides about
+redialling), the socket closing (LINGER). These tests check each of those still behaves as
+with a greenlet per connection.
 """
 
 from __future__ import annotations
@@ -95,3 +96,45 @@ def test_closing_with_linger_0_ends_detached_engines_at_once(ctx):
     router.close(linger=0)
     assert wait_until(lambda: not lifecycle.peers and not lifecycle.group)
     assert all(engine.stream.fileno() == -1 for engine in engines)
+
+
+def test_idle_connections_of_a_connecting_socket_run_no_greenlet_and_still_route(ctx):
+    routers = [ctx.socket(gzmq.ROUTER) for _ in range(3)]
+    dealer = ctx.socket(gzmq.DEALER)
+    dealer.routing_id = b"dealer"
+    monitor = dealer.get_monitor_socket(gzmq.EVENT_HANDSHAKE_SUCCEEDED)
+    for router in routers:
+        router.bind("tcp://127.0.0.1:*")
+        dealer.connect(router.last_endpoint)
+    for _ in routers:
+        wait_for_event(monitor, gzmq.EVENT_HANDSHAKE_SUCCEEDED)
+    lifecycle = dealer._core.lifecycle
+    assert wait_until(lambda: len(lifecycle.group) == 0), list(lifecycle.group)
+    for _ in routers:
+        dealer.send(b"hello")
+    for router in routers:
+        assert router.recv_multipart() == [b"dealer", b"hello"]
+        router.send_multipart([b"dealer", b"back"])
+    assert [dealer.recv() for _ in routers] == [b"back"] * 3
+    monitor.close()
+
+
+def test_a_detached_connection_that_drops_is_redialled(ctx):
+    router = ctx.socket(gzmq.ROUTER)
+    router.bind("tcp://127.0.0.1:*")
+    endpoint = router.last_endpoint
+    dealer = ctx.socket(gzmq.DEALER)
+    dealer.routing_id = b"dealer"
+    dealer.reconnect_ivl = 20
+    monitor = dealer.get_monitor_socket(gzmq.EVENT_HANDSHAKE_SUCCEEDED)
+    dealer.connect(endpoint)
+    wait_for_event(monitor, gzmq.EVENT_HANDSHAKE_SUCCEEDED)
+    assert wait_until(lambda: len(dealer._core.lifecycle.group) == 0)  # idle, detached
+    router.close(linger=0)
+    router = ctx.socket(gzmq.ROUTER)
+    router.bind(endpoint)
+    wait_for_event(monitor, gzmq.EVENT_HANDSHAKE_SUCCEEDED)  # redialled
+    dealer.send(b"again")
+    assert router.recv_multipart() == [b"dealer", b"again"]
+    assert wait_until(lambda: len(dealer._core.lifecycle.group) == 0)
+    monitor.close()

@@ -52,16 +52,17 @@ class EngineBase:
         self.on_handshake_done: Optional[Callable[[], None]] = None
         #: the greenlet that ran ``run_detached`` ended, the connection going on without it
         self.detached = False
-        #: the Listener that accepted the connection: its ``engine_ended(engine)`` is called
-        #: once the connection has ended (not a bound method: 64 bytes per connection)
+        #: the Listener or Connector that made the connection: its ``engine_ended(engine,
+        #: outcome)`` is called once the connection has ended (not a bound method: 64 bytes
+        #: per connection)
         self.listener: Any = None
 
     def run(self) -> str:
         """Drive the connection until it ends; return a ``ConnectionOutcome``."""
         raise NotImplementedError
 
-    def run_detached(self) -> None:
-        """What a Listener runs in the connection's greenlet: ``run``, unless the engine can
-        let that greenlet end before the connection does (``detached`` then says so; either
-        way ``listener.engine_ended`` tells of the end)."""
-        self.run()
+    def run_detached(self) -> Optional[str]:
+        """What a Listener or Connector runs in its greenlet: ``run``, unless the engine can
+        let that greenlet end before the connection does (it returns None, and ``detached``
+        says so; ``listener.engine_ended`` tells of the end)."""
+        return self.run()

@@ -57,7 +57,7 @@ class ConnectionOutcome:
 
 class Engine(EngineBase):
     __slots__ = ("_reader", "_writer", "last_received", "_heartbeat", "conn", "_serving",
-                 "_ended")
+                 "_ended", "killed")
 
     def __init__(self, socket: "SocketCore", stream: gsocket.socket, peer_address: str,
                  session: Session) -> None:
@@ -72,6 +72,8 @@ class Engine(EngineBase):
         self._serving = False
         #: ``_finish`` ran
         self._ended = False
+        #: the socket's group killed it (LINGER 0 or run out): its connector must not redial
+        self.killed = False
 
     def _send_last_words(self) -> None:
         """Best effort: what the protocol still wants out (our greeting, on a mismatch)."""
@@ -104,13 +106,14 @@ class Engine(EngineBase):
         assert outcome is not None
         return outcome
 
-    def run_detached(self) -> None:
-        """Run the handshake in this greenlet, which ends once the connection is idle (then
-        ``detached`` is True): the connection goes on from the hub, a greenlet is started
-        again only when one is needed (backpressure, the end, the socket closing), and
-        ``listener.engine_ended`` tells of the end. What a Listener runs: an idle accepted connection then
-        costs no greenlet."""
-        self._run(detach=True)
+    def run_detached(self) -> Optional[str]:
+        """Run the handshake in this greenlet and return once the connection is idle (None;
+        ``detached`` is then True) or over (its ``ConnectionOutcome``). Detached, the
+        connection goes on from the hub, a greenlet is started again only when one is needed
+        (backpressure, the end, the socket closing), and ``listener.engine_ended(engine,
+        outcome)`` tells of the end. What a Listener and a Connector run: an idle connection
+        then costs no greenlet."""
+        return self._run(detach=True)
 
     def _run(self, detach: bool) -> Optional[str]:
         socket = self.socket
@@ -157,7 +160,7 @@ class Engine(EngineBase):
         # killed before it ran (the socket closed with LINGER 0, or LINGER ran out): it never
         # raised GreenletExit, so end the connection here, as a killed engine does
         if greenlet.value is not _IDLE and not self._ended:
-            self._closing = True
+            self._closing = self.killed = True
             self._finish(ConnectionOutcome.CLOSED)
 
     def _guarded(self, detach: bool, first: bool = False) -> Optional[str]:
@@ -191,7 +194,7 @@ class Engine(EngineBase):
         except gevent.GreenletExit:
             # killed (LINGER ran out, or the socket closed with linger 0): end here and let the
             # kill reach the connector too, which must not redial
-            self._closing = True
+            self._closing = self.killed = True
             self._finish(ConnectionOutcome.CLOSED)
             raise
         except HandshakeTimeout:
@@ -341,5 +344,5 @@ class Engine(EngineBase):
             self._reader.close()
         self.session.engine_ended(self.handshake_done)
         if self.listener is not None:
-            self.listener.engine_ended(self)
+            self.listener.engine_ended(self, outcome)
         return outcome

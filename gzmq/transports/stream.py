@@ -1,7 +1,7 @@
 """Listener (one bind) and Connector (one connect) for the byte-stream transports, tcp and ipc.
 
 - ``Listener``: an accept loop greenlet; each accepted stream gets an Engine in its own
-  greenlet. Transient accept errors (EMFILE...) back off from 10 ms to 1 s, as gevent's
+  greenlet, which ends after the handshake while the connection is idle. Transient accept errors (EMFILE...) back off from 10 ms to 1 s, as gevent's
   BaseServer does, instead of spinning. A connection flood is bounded (``HandshakeGate``): a
   socket keeps at most ``max_pending_handshakes`` accepted connections in their handshake
   (HANDSHAKE_IVL bounds how long each stays there); beyond that, each new connection closes
@@ -11,7 +11,9 @@
 - ``Connector``: libzmq's "session" for a connect(). It creates the pipe at once, so messages
   sent before the peer exists are queued up to SNDHWM, and keeps it across reconnects. It dials,
   runs an Engine until the connection ends, then waits RECONNECT_IVL (plus jitter, or doubling
-  up to RECONNECT_IVL_MAX) and dials again. After a protocol error it stops for good (libzmq
+  up to RECONNECT_IVL_MAX) and dials again. While a ZMTP connection is idle neither side runs
+  a greenlet for it: the engine's ends after the handshake (``Engine.run_detached``) and its
+  ``engine_ended`` starts the connector's again. After a protocol error it stops for good (libzmq
   does not reconnect to a peer that spoke nonsense or refused us), and so it does after a
   refused tcp dial or a failed handshake where RECONNECT_STOP says so.
 """
@@ -343,7 +345,7 @@ class Listener:
         if not engine.detached:
             self.engine_ended(engine)  # (the engine may have told us already)
 
-    def engine_ended(self, engine: Any) -> None:
+    def engine_ended(self, engine: Any, outcome: str = "") -> None:
         """The connection of ``engine`` has ended."""
         self._engines.discard(engine)
         try:
@@ -414,13 +416,16 @@ class Connector:
         self.waiting_to_redial = False
 
     def start(self) -> None:
-        self._greenlet = self.socket.lifecycle.spawn(self._run)
+        self.socket.emit(Event.CONNECT_DELAYED, 115, self.endpoint)  # EINPROGRESS
+        self._greenlet = self.socket.lifecycle.spawn(self._run, 0)
 
-    def _run(self) -> None:
+    def _run(self, attempt: int) -> None:
+        """Dial (again after RECONNECT_IVL) until connected, then run the connection's
+        handshake. The greenlet ends there while the connection is idle (a ZMTP engine goes on
+        from the hub; ``engine_ended`` starts the next one), else when the connection ends
+        and this loop decides about redialling."""
         socket = self.socket
         options = socket.options
-        attempt = 0
-        socket.emit(Event.CONNECT_DELAYED, 115, self.endpoint)  # EINPROGRESS
         while True:
             if self._stopping and not self.session.has_pending():
                 return
@@ -436,25 +441,56 @@ class Connector:
                 socket.emit(Event.CONNECTED, stream.fileno(), self.endpoint)
                 engine = self._engine = engine_class(socket)(
                     socket, stream, self._peer_address(stream), self.session)
-                outcome = engine.run()
-                self._engine = None
-                if outcome in (ConnectionOutcome.PROTOCOL_ERROR, ConnectionOutcome.FINISHED):
+                engine.listener = self
+                outcome = engine.run_detached()
+                if outcome is None:  # the connection is idle and goes on without a greenlet
+                    self._greenlet = None
                     return
-                if not engine.handshake_done \
-                        and options.reconnect_stop & RECONNECT_STOP_HANDSHAKE_FAILED:
-                    return  # a peer that is not ZMTP, or never answers: libzmq stops too
-                if self._stopping and not self.session.has_pending():
+                if not self._redials_after(engine, outcome):
                     return
-            if options.reconnect_ivl < 0:
+            if not self._wait_to_redial(attempt):
                 return
-            delay = self._next_delay(attempt, options)
             attempt += 1
-            socket.emit(Event.CONNECT_RETRIED, int(delay * 1000), self.endpoint)
-            self.waiting_to_redial = True
-            try:
-                gevent.sleep(delay)
-            finally:
-                self.waiting_to_redial = False
+
+    def engine_ended(self, engine: Any, outcome: str) -> None:
+        """A connection that went on without the connector's greenlet has ended (in the hub
+        or another greenlet): a new greenlet decides about redialling, unless the socket's
+        group killed the engine (as the kill would have ended the connector's greenlet)."""
+        if not engine.detached or engine is not self._engine:
+            return  # (the connector's greenlet saw the end itself)
+        if engine.killed:
+            self._engine = None
+        else:
+            self._greenlet = self.socket.lifecycle.spawn(self._resume, engine, outcome)
+
+    def _resume(self, engine: Any, outcome: str) -> None:
+        if self._redials_after(engine, outcome) and self._wait_to_redial(0):
+            self._run(1)
+
+    def _redials_after(self, engine: Any, outcome: str) -> bool:
+        """A connection has ended with ``outcome``: dial again?"""
+        self._engine = None
+        if outcome in (ConnectionOutcome.PROTOCOL_ERROR, ConnectionOutcome.FINISHED):
+            return False
+        if not engine.handshake_done \
+                and self.socket.options.reconnect_stop & RECONNECT_STOP_HANDSHAKE_FAILED:
+            return False  # a peer that is not ZMTP, or never answers: libzmq stops too
+        return not (self._stopping and not self.session.has_pending())
+
+    def _wait_to_redial(self, attempt: int) -> bool:
+        """RECONNECT_IVL (or its back-off for ``attempt``); False: do not redial."""
+        socket = self.socket
+        options = socket.options
+        if options.reconnect_ivl < 0:
+            return False
+        delay = self._next_delay(attempt, options)
+        socket.emit(Event.CONNECT_RETRIED, int(delay * 1000), self.endpoint)
+        self.waiting_to_redial = True
+        try:
+            gevent.sleep(delay)
+        finally:
+            self.waiting_to_redial = False
+        return True
 
     @staticmethod
     def _next_delay(attempt: int, options: Any) -> float:
