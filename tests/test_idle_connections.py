@@ -2,8 +2,9 @@
 
 - 200 peers, by tracemalloc: the bytes Python allocates per idle connection stay under a bound
   and no greenlet is held for any of them (perf/idle_memory.py; exact, not timing-based).
-- 10,000 peers: all handshaken, and each costs at most 20 KiB of RSS (perf/idle_connections.py).
-  Marked slow: about half a minute on two cores.
+- 10,000 peers: all handshaken, and each costs at most 10 KiB of RSS, issue 12's target
+  (perf/idle_connections.py; 3.4 KiB in December 2026, 16.5 KiB before). Marked slow: it loads
+  the machine with 10,000 connections.
 
 Both run the tool in its own process, so this test's own memory does not blur the number.
 """
@@ -37,7 +38,7 @@ def test_an_idle_connection_allocates_little_and_holds_no_greenlet():
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_ten_thousand_idle_connections_fit_in_20_kib_each():
+def test_ten_thousand_idle_connections_fit_in_10_kib_each():
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     run = subprocess.run(
         [sys.executable, os.path.join(ROOT, "perf", "idle_connections.py"),
@@ -46,4 +47,4 @@ def test_ten_thousand_idle_connections_fit_in_20_kib_each():
     assert run.returncode == 0, run.stdout + run.stderr[-2000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["handshaken"] == 10000
-    assert result["bytes_per_connection"] <= 20 * 1024, result
+    assert result["bytes_per_connection"] <= 10 * 1024, result
