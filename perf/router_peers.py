@@ -19,13 +19,24 @@ Reported per run: µs per message (wall time of the active phase / round trips, 
 ``--repeat`` timings) and msg/s. The summary gives, per N, the median over rounds of each
 implementation, the ratio gzmq/other of the same round (>1: gzmq faster), and flatness: cost
 at the largest N / cost at the smallest (1.0 = flat).
+
+``--count``: deterministic counts instead of a timing to trust. The ROUTER process runs the
+active phase under cProfile and reports, per message, its Python calls (``calls_per_msg``),
+the cyclic GC's collections during the phase per generation (``gc_collections``), the objects
+the GC tracks after it (``gc_tracked``: they grow with N) and what one full collection of them
+then takes (``full_gc_ms``). A cost that grows with N shows as calls per message that grow;
+full collections come only after net allocations, so with none in the phase the N-sized walk
+is never paid per message. The timings of a --count run include cProfile's overhead.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import gc
 import json
 import os
+import pstats
 import socket
 import statistics
 import subprocess
@@ -56,8 +67,37 @@ def router(args) -> None:
     print(json.dumps({'ready': ep.decode() if isinstance(ep, bytes) else ep,
                       'version': im.version}), flush=True)
     recv, send = sock.recv_multipart, sock.send_multipart
+    if args.count_messages:
+        for _ in range(args.n):  # the setup phase: one round trip per peer
+            send(recv())
+        print(json.dumps(count(recv, send, args.count_messages)), flush=True)
     while True:  # the driver kills this process when the peers are done
         send(recv())
+
+
+def count(recv, send, messages: int) -> dict:
+    """Echo ``messages`` round trips under cProfile; what they cost, counted (see --count)."""
+    collections = [0, 0, 0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == 'start':
+            collections[info['generation']] += 1
+
+    gc.callbacks.append(on_gc)
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        for _ in range(messages):
+            send(recv())
+    finally:
+        profile.disable()
+        gc.callbacks.remove(on_gc)
+    tracked = len(gc.get_objects())
+    started = time.perf_counter()
+    gc.collect()
+    return {'calls_per_msg': round(pstats.Stats(profile).total_calls / messages, 3),
+            'gc_collections': collections, 'gc_tracked': tracked,
+            'full_gc_ms': round((time.perf_counter() - started) * 1e3, 2)}
 
 
 # ------------------------------------------------------------------------------ peers --
@@ -87,7 +127,7 @@ def peers(endpoint: str, n: int, active: int, window: int, messages: int,
     batch = FRAME * window
     buf = bytearray(len(batch))
     view = memoryview(buf)
-    rounds = max(1, messages // (window * len(talkers)))
+    rounds = active_rounds(len(talkers), window, messages)
     timings = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -112,17 +152,26 @@ def peers(endpoint: str, n: int, active: int, window: int, messages: int,
             'us_per_msg': round(us, 3), 'msgs_per_s': 1e6 / us, 'setup_s': round(setup, 2)}
 
 
+def active_rounds(talkers: int, window: int, messages: int) -> int:
+    """How many windows each active peer sends per timing."""
+    return max(1, messages // (window * talkers))
+
+
 # ---------------------------------------------------------------------------- driver --
 
 def run_one(impl: str, n: int, active: int = 10, window: int = 50, messages: int = 20000,
-            repeat: int = 3) -> dict:
-    """One measurement in two fresh processes; returns a record (with 'error' on failure)."""
-    limit = 60 + n * 0.01 + messages * repeat / 2000
+            repeat: int = 3, counts: bool = False) -> dict:
+    """One measurement in two fresh processes; returns a record (with 'error' on failure).
+    ``counts``: the ROUTER's counts of the active phase too (see --count)."""
+    limit = 60 + n * 0.01 + messages * repeat / (200 if counts else 2000)
     py, me = sys.executable, os.path.abspath(__file__)
     pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     rec = {'case': 'router', 'transport': 'tcp', 'size': SIZE, 'impl': impl, 'peers': n}
+    talkers = min(active, n)
+    phase = active_rounds(talkers, window, messages) * window * talkers * repeat
     with perf_impl.Measurement(rec) as procs:
         rt = subprocess.Popen([py, me, '--router', '--impl', impl, '--n', str(n),
+                               '--count-messages', str(phase if counts else 0),
                                '--max-duration', str(limit)], **pipes)
         procs.append(rt)
         ready = perf_impl.json_line(rt, 30, 'router start')
@@ -135,6 +184,8 @@ def run_one(impl: str, n: int, active: int = 10, window: int = 50, messages: int
         if perf_impl.readline(pe, limit) != 'ready':
             raise RuntimeError('peers not ready: %s' % perf_impl.stderr_tail(pe))
         rec.update(perf_impl.json_line(pe, limit, 'peers'))
+        if counts:
+            rec.update(perf_impl.json_line(rt, 30, 'router counts'))
         if rt.poll() is not None:
             raise RuntimeError('the router exited: %s' % perf_impl.stderr_tail(rt))
     return rec
@@ -166,6 +217,13 @@ def summary(runs: list) -> list:
         if (i, sizes[0]) in med and (i, sizes[-1]) in med and len(sizes) > 1:
             out.append('flatness %s: cost at N=%d / N=%d = %.2f' % (
                 i, sizes[-1], sizes[0], med[(i, sizes[-1])] / med[(i, sizes[0])]))
+    for r in runs:  # --count
+        if 'calls_per_msg' in r:
+            out.append('counts %-6s N=%-6d round %d: %.2f calls/msg, GC collections %s in '
+                       'the phase, %d objects tracked, a full collection %.1f ms' % (
+                           r['impl'], r['peers'], r['round'], r['calls_per_msg'],
+                           '/'.join(map(str, r['gc_collections'])), r['gc_tracked'],
+                           r['full_gc_ms']))
     return out
 
 
@@ -191,11 +249,14 @@ def main(argv=None) -> int:
     ap.add_argument('--repeat', type=int, default=3, help='timings per run (median kept)')
     ap.add_argument('--rounds', type=int, default=3)
     ap.add_argument('--json', action='store_true', help='one JSON line per run')
+    ap.add_argument('--count', action='store_true',
+                    help="the ROUTER's calls and GC counts too (see below)")
     # the two child roles
     ap.add_argument('--router', action='store_true', help=argparse.SUPPRESS)
     ap.add_argument('--load', metavar='ENDPOINT', help=argparse.SUPPRESS)
     ap.add_argument('--impl', default='gzmq', help=argparse.SUPPRESS)
     ap.add_argument('--n', type=int, default=10, help=argparse.SUPPRESS)
+    ap.add_argument('--count-messages', type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument('--max-duration', type=float, default=300.0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.router or args.load:
@@ -210,7 +271,8 @@ def main(argv=None) -> int:
     for n in [int(x) for x in args.peers.split(',') if x]:
         for rnd in range(1, args.rounds + 1):
             for impl in [i for i in args.impls.split(',') if i]:
-                r = run_one(impl, n, args.active, args.window, args.messages, args.repeat)
+                r = run_one(impl, n, args.active, args.window, args.messages, args.repeat,
+                            counts=args.count)
                 r['round'] = rnd
                 runs.append(r)
                 if args.json:

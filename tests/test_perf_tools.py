@@ -317,6 +317,21 @@ def test_router_peers_tiny():
         assert rec['us_per_msg'] > 0 and rec['msgs_per_s'] > 0
 
 
+def test_router_peers_counts():
+    """--count: the ROUTER profiles exactly the active phase (the peers finish, so it echoed
+    every round trip of it) and reports calls per message and the GC's work."""
+    r = run([sys.executable, os.path.join(PERF, 'router_peers.py'), '--impls', 'gzmq',
+             '--peers', '30', '--active', '3', '--window', '5', '--messages', '150',
+             '--repeat', '2', '--rounds', '1', '--count', '--json'], timeout=60)
+    assert r.returncode == 0, r.stderr
+    (rec,) = last_json_lines(r.stdout)
+    assert 'error' not in rec, rec
+    assert rec['roundtrips'] == 150
+    assert 10 < rec['calls_per_msg'] < 1000  # recv_multipart and send_multipart at least
+    assert len(rec['gc_collections']) == 3 and min(rec['gc_collections']) >= 0
+    assert rec['gc_tracked'] > 30 and rec['full_gc_ms'] >= 0
+
+
 @pytest.mark.parametrize('impl', ['gzmq', 'pyzmq'])
 def test_idle_connections_tiny(impl):
     if impl == 'pyzmq':
