@@ -137,6 +137,9 @@ class ConnectionWriter:
         if not taken:
             return chunks
         conn = self.conn
+        if _COMMAND_ITEMS.isdisjoint(map(type, taken)):  # messages only (checked in C)
+            conn.encode_messages(taken, chunks)
+            return chunks
         batch: list[Any] = []
         for item in taken:
             if type(item) in _COMMAND_ITEMS:
