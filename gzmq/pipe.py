@@ -58,7 +58,7 @@ from collections import deque
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
 
-from gevent.event import Event
+from gevent.hub import Waiter
 
 from .error import Again
 
@@ -100,17 +100,20 @@ class Signal:
     """Wakes every greenlet waiting for "something changed"; waiters re-check their condition.
 
     Lost wake-ups cannot happen: all greenlets run on one hub, so between a waiter's failed
-    check and its ``wait()`` no other greenlet runs. Each notify sets (and forgets) the current
-    Event, so every greenlet that was waiting wakes even if another notify follows at once —
-    the trap gevent's ``event.py`` warns about when an Event is set and cleared. No Event is
-    allocated while nobody waits, which keeps ``notify()`` on the message path nearly free.
+    check and its ``wait()`` no other greenlet runs. Each waiting greenlet parks on its own
+    gevent ``Waiter``; a notify takes (and forgets) the current list of them and schedules each
+    one's wake-up, so every greenlet that was waiting wakes even if another notify follows at
+    once. A Waiter switched from a hub callback costs about half a gevent ``Event`` (whose
+    ``set`` goes through one more callback and its link bookkeeping): this is the wake-up of
+    every blocking recv and send. Nothing is allocated while nobody waits, which keeps
+    ``notify()`` on the message path nearly free.
     Same-hub only: waking a greenlet of another thread's hub needs an async watcher instead.
     """
 
-    __slots__ = ("_event", "_watchers", "watched")
+    __slots__ = ("_waiters", "_watchers", "watched")
 
     def __init__(self) -> None:
-        self._event: Optional[Event] = None
+        self._waiters: Optional[list[Waiter]] = None
         #: callbacks run on every notify (pollers, the emulated ZMQ_FD)
         self._watchers: Optional[list[Callable[[], None]]] = None
         #: someone would hear a notify now (a waiting greenlet or a watcher): a caller on a
@@ -119,18 +122,38 @@ class Signal:
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Block the current greenlet until the next notify; False if ``timeout`` expired."""
-        event = self._event
-        if event is None:
-            event = self._event = Event()
+        waiter = Waiter()
+        waiters = self._waiters
+        if waiters is None:
+            waiters = self._waiters = []
             self.watched = True
-        return bool(event.wait(timeout))
+        waiters.append(waiter)
+        timer = None
+        if timeout is not None:
+            timer = waiter.hub.loop.timer(max(timeout, 0.0))
+            timer.start(waiter.switch, _TIMED_OUT)
+        try:
+            return waiter.get() is not _TIMED_OUT
+        finally:
+            if timer is not None:
+                timer.close()
+            if self._waiters is waiters:  # not woken by a notify (which takes the list)
+                self._forget(waiters, waiter)
+
+    def _forget(self, waiters: list[Waiter], waiter: Waiter) -> None:
+        # a timeout, or an exception thrown into the waiting greenlet: take its waiter out,
+        # so that waits that end without a notify do not pile up
+        waiters.remove(waiter)
+        if not waiters:
+            self._waiters = None
+            self.watched = bool(self._watchers)
 
     def notify(self) -> None:
-        event = self._event
-        if event is not None:
-            self._event = None
+        waiters = self._waiters
+        if waiters is not None:
+            self._waiters = None
             self.watched = bool(self._watchers)
-            event.set()
+            wake_all(waiters)
         if self._watchers:
             for watcher in tuple(self._watchers):
                 watcher()
@@ -144,7 +167,18 @@ class Signal:
     def remove_watcher(self, callback: Callable[[], None]) -> None:
         if self._watchers and callback in self._watchers:
             self._watchers.remove(callback)
-            self.watched = bool(self._watchers) or self._event is not None
+            self.watched = bool(self._watchers) or self._waiters is not None
+
+
+#: what a waiter's timer switches in: ``Signal.wait`` timed out
+_TIMED_OUT = object()
+
+
+def wake_all(waiters: list[Waiter]) -> None:
+    """Schedule the wake-up of each of ``waiters`` (from the hub: a Waiter is switched only
+    there, and never from inside the caller, which may be in the middle of its own work)."""
+    for waiter in waiters:
+        waiter.hub.loop.run_callback(waiter.switch, None)
 
 
 class PipeActivation:
@@ -169,11 +203,11 @@ class PipeActivation:
         if self._activate is not None:
             self._activate(self._pipe)
         wake = self._wake  # Signal.notify, inlined: this runs at every edge of every pipe
-        event = wake._event
-        if event is not None:
-            wake._event = None
+        waiters = wake._waiters
+        if waiters is not None:
+            wake._waiters = None
             wake.watched = bool(wake._watchers)
-            event.set()
+            wake_all(waiters)
         if wake._watchers:
             for watcher in tuple(wake._watchers):
                 watcher()
@@ -303,9 +337,10 @@ class MessageQueue:
     def try_put(self, item: Any) -> bool:
         """Queue ``item``; False (and nothing queued) at the mark or if the reader closed."""
         items = self._items
-        if len(items) < self._put_below:
+        count = len(items)
+        if count < self._put_below:
             items.append(item)
-            if len(items) == 1:  # it was empty: the reader side may be asleep
+            if not count:  # it was empty: the reader side may be asleep
                 self._on_readable.notify()
             return True
         return self._put_slow(item)

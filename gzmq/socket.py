@@ -173,21 +173,6 @@ class Socket:
     # ----------------------------------------------------------------------------------------
     # attribute-style options (pyzmq: ``s.linger = 0``, ``s.rcvhwm``)
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            option = SocketOption[name.upper()]
-        except KeyError:
-            raise AttributeError(
-                f"{type(self).__name__} has no such option: {name.upper()}") from None
-        try:
-            return self.get(option)
-        except ZMQError as e:
-            if e.errno in (EINVAL, 14):  # write-only or not for this type (EFAULT): pyzmq
-                raise AttributeError(f"{name} is write-only ({e})") from None
-            raise
-
     def __setattr__(self, name: str, value: Any) -> None:
         """pyzmq's rules: an attribute the object or its class has is set as usual;
         ``subscribe``/``unsubscribe`` (any case) set those options, str allowed; any other
@@ -959,6 +944,43 @@ def _repr_cls(cls: type) -> str:
     return cls.__name__
 
 
+class _OptionAttribute:
+    """A socket option as an attribute, as pyzmq has them (``s.sndhwm``, ``s.SNDHWM``): one
+    of these per option name, lower and upper case, on the class.
+
+    Not a ``__getattr__``: CPython 3.11 specializes no attribute load at all on instances of
+    a class that has one, and the send/recv path reads a few ``self._x`` per message; the
+    ``__getattr__`` cost 13% of tcp PUSH/PULL 64 B and 26% of inproc (perf/hotpath.py). Only
+    mixed-case names (``s.SndHwm``), which pyzmq also reads, are then no attributes; setting
+    them still works (``Socket.__setattr__``)."""
+
+    __slots__ = ("name", "option")
+
+    def __init__(self, name: str, option: SocketOption) -> None:
+        self.name = name
+        self.option = option
+
+    def __get__(self, sock: Any, owner: Any = None) -> Any:
+        if sock is None:
+            return self
+        try:
+            return sock.get(self.option)
+        except ZMQError as e:
+            if e.errno in (EINVAL, 14):  # write-only or not for this type (EFAULT): pyzmq
+                raise AttributeError(f"{self.name} is write-only ({e})") from None
+            raise
+
+    def __set__(self, sock: Any, value: Any) -> None:
+        sock.set(self.option, value)
+
+
+def _add_option_attributes(cls: type) -> None:
+    for name, option in SocketOption.__members__.items():
+        for attribute in (name, name.lower()):
+            if not _class_defines(cls, attribute):  # a property of the class wins (``type``...)
+                setattr(cls, attribute, _OptionAttribute(attribute, option))
+
+
 def _class_defines(cls: type, name: str) -> bool:
     """Whether ``name`` is a class attribute (or annotated) anywhere in ``cls``'s MRO."""
     return any(name in klass.__dict__ or name in klass.__dict__.get("__annotations__", {})
@@ -1037,3 +1059,6 @@ def _checked_group(group: Any) -> bytes:
     if len(group) > GROUP_MAX_LENGTH:
         raise ZMQError(EINVAL)
     return group
+
+
+_add_option_attributes(Socket)

@@ -82,6 +82,8 @@ class ConnectionReader:
         self._takes_groups = type(engine.socket.routing).accepts_groups
         raw = getattr(engine.stream, "_sock", engine.stream)
         self._recv_into = raw.recv_into
+        #: this thread's shared read buffer (the hub's callbacks read here, in this thread)
+        self._shared_buffer = read_buffer()
         #: the engine's greenlet waits here (made when one first waits)
         self._wake: Optional[Signal] = None
         #: the engine lets its greenlet end while the connection is idle: call its
@@ -270,7 +272,7 @@ class ConnectionReader:
     def _read_once(self) -> None:
         conn = self.conn
         direct = conn.receive_buffer()  # the rest of a large body: receive it in place
-        buffer, view = read_buffer()
+        buffer, view = self._shared_buffer
         try:
             count = self._recv_into(buffer if direct is None else direct)
         except (BlockingIOError, InterruptedError):

@@ -163,42 +163,40 @@ class ConnectionWriter:
         self._flush_scheduled = False
         if self._finished:
             return
-        try:
-            self._try_flush()
+        try:  # (one function, not two: this runs once per batch, i.e. per message at low rates)
+            greenlet = self.greenlet
+            if (greenlet is not None and not greenlet.dead) or self.backlog \
+                    or self._raw_send is None:
+                self._start_greenlet()
+                return
+            chunks = self._take_batch()
+            if not chunks:
+                if self.queue.write_closed:
+                    self._finish(True)  # closed and everything written
+                return
+            if max(map(len, chunks)) >= LARGE_CHUNK:
+                # a large body: the writer greenlet sends it as it is (joining would copy it)
+                self.backlog = chunks
+                self._start_greenlet()
+                return
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            try:
+                sent = self._raw_send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                sent = 0  # the writer's sendall meets the same error and ends the connection
+            self.bytes_out += sent
+            if sent < len(data):
+                self.backlog = [memoryview(data)[sent:]]
+                self._start_greenlet()
+            elif self._more or self.control:  # (nothing was queued meanwhile: no yield since)
+                self.notify()  # more than one batch was queued
+            elif self.queue.write_closed:
+                self._finish(True)
         except Exception:  # never let a bug escape into the hub
             log.exception("gzmq: flushing a connection from the hub failed")
             self._finish(False)
-
-    def _try_flush(self) -> None:
-        running = self.greenlet is not None and not self.greenlet.dead
-        if running or self.backlog or self._raw_send is None:
-            self._start_greenlet()
-            return
-        chunks = self._take_batch()
-        if not chunks:
-            if self.queue.write_closed:
-                self._finish(True)  # closed and everything written
-            return
-        if max(map(len, chunks)) >= LARGE_CHUNK:
-            # a large body: the writer greenlet sends it as it is, where joining would copy it
-            self.backlog = chunks
-            self._start_greenlet()
-            return
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        try:
-            sent = self._raw_send(data)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            sent = 0  # the writer's sendall meets the same error and ends the connection
-        self.bytes_out += sent
-        if sent < len(data):
-            self.backlog = [memoryview(data)[sent:]]
-            self._start_greenlet()
-        elif self._more or self.control:  # (nothing was queued meanwhile: no yield since)
-            self.notify()  # more than one batch was queued
-        elif self.queue.write_closed:
-            self._finish(True)
 
     # --- path 2: the writer greenlet --------------------------------------------------------
 

@@ -346,10 +346,15 @@ class Connection:
             return events
         reader = self._reader
         try:
-            if reader.tail:
-                tail, pos = reader.take_tail()
-                data = tail + data if not pos else b"".join((memoryview(tail)[pos:], data))
-            self._feed(data, 0, events, max_messages)
+            if self.state is READY and not self._encrypts and reader.pending is None \
+                    and not reader.tail:
+                # the steady state, _feed and _parse inlined: one call per read into the loop
+                reader.read_plain(data, 0, events, self._ready_command, max_messages)
+            else:
+                if reader.tail:
+                    tail, pos = reader.take_tail()
+                    data = tail + data if not pos else b"".join((memoryview(tail)[pos:], data))
+                self._feed(data, 0, events, max_messages)
         except ProtocolError as err:
             self._fail(err, events)
             raise
