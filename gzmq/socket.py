@@ -28,7 +28,7 @@ import random
 import weakref
 from time import monotonic
 from warnings import warn as _warn
-from typing import Any, Callable, Literal, Optional, Sequence, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Sequence, Union, overload
 
 import gevent
 from greenlet import getcurrent
@@ -57,6 +57,29 @@ __all__ = ["Socket"]
 #: a sender that never blocks yields to the hub after this many messages, so connection
 #: writers and other greenlets run (libzmq has an I/O thread for that; we have the hub)
 YIELD_EVERY = 128
+
+
+def _yield_to_hub() -> None:
+    """Let other greenlets run; every ``POLL_EVERY``-th time, let the hub go once round its
+    loop, I/O included.
+
+    ``gevent.sleep(0)`` only queues a callback, and the hub runs callbacks back to back for up
+    to gevent's switch interval (5 ms) before it polls for I/O: a greenlet that sends in a
+    tight loop would leave every socket unread for that long (a subscriber in the same
+    process got 4% of a burst while it was sent, tests/test_greenlets.py). A timer that is
+    already due fires only after the next poll, so every ready socket is served first; it
+    costs a few microseconds more than a callback, hence one in ``POLL_EVERY``."""
+    if next(_yields) % POLL_EVERY:
+        gevent.sleep(0)
+    else:
+        gevent.sleep(_ONE_LOOP)
+
+
+#: see _yield_to_hub: I/O is polled at least every POLL_EVERY * YIELD_EVERY messages
+POLL_EVERY = 4
+_yields = itertools.count(1)
+#: any positive delay: the timer is due at the hub's next iteration
+_ONE_LOOP = 1e-9
 
 #: plain attributes of every socket (pyzmq's, and gzmq's own ``max_pending_handshakes``);
 #: any other public name must be an option (``s.linger = 0``) or AttributeError, as pyzmq
@@ -172,6 +195,12 @@ class Socket:
 
     # ----------------------------------------------------------------------------------------
     # attribute-style options (pyzmq: ``s.linger = 0``, ``s.rcvhwm``)
+
+    if TYPE_CHECKING:
+        # for type checkers only: the options are attributes (``_OptionAttribute``, one per
+        # name, added to the class at import); at run time a __getattr__ would slow every
+        # attribute load of a socket
+        def __getattr__(self, name: str) -> Any: ...
 
     def __setattr__(self, name: str, value: Any) -> None:
         """pyzmq's rules: an attribute the object or its class has is set as usual;
@@ -495,7 +524,7 @@ class Socket:
                 raise
             self._send_blocking(parts)
         if not next(self._send_count) % YIELD_EVERY:
-            gevent.sleep(0)
+            _yield_to_hub()
         return None
 
     def _prepare(self, data: Any, copy: bool, track: bool) -> tuple[bytes, Any, Any]:
@@ -617,7 +646,7 @@ class Socket:
                 raise
             self._send_blocking(msg)
         if not next(self._send_count) % YIELD_EVERY:
-            gevent.sleep(0)
+            _yield_to_hub()
 
     def _send_blocking(self, msg: list[bytes]) -> None:
         send_nowait = self._routing.send_nowait
@@ -654,7 +683,7 @@ class Socket:
             next(self._recv_count)  # (counted for stats(); the wait yielded already)
         else:
             if not next(self._recv_count) % YIELD_EVERY and not flags & _DONTWAIT:
-                gevent.sleep(0)  # a blocking recv that never waits still lets others run
+                _yield_to_hub()  # a blocking recv that never waits still lets others run
         if len(msg) > 1:
             self._partial_in[getcurrent()] = msg[1:]
         return msg[0] if copy else self._frame(msg[0], len(msg) > 1, msg)
@@ -721,7 +750,7 @@ class Socket:
             next(self._recv_count)  # (counted for stats(); the wait yielded already)
             return msg
         if not next(self._recv_count) % YIELD_EVERY and not flags & _DONTWAIT:
-            gevent.sleep(0)  # a blocking recv that never waits still lets others run
+            _yield_to_hub()  # a blocking recv that never waits still lets others run
         return msg
 
     def _frame(self, data: bytes, more: bool, msg: Any = None) -> Frame:
