@@ -33,7 +33,7 @@ from .handshake import AuthFailure, HandshakeTimeout, PeerClosed, run_handshake
 from .heartbeat import Heartbeat
 from .receiver import ConnectionReader
 from .session import Session
-from .writer import ConnectionWriter
+from .writer import ConnectionWriter, FanOutWriter
 
 if TYPE_CHECKING:
     from ..core import SocketCore
@@ -239,8 +239,10 @@ class Engine(EngineBase):
         socket = self.socket
         socket.emit(Event.HANDSHAKE_SUCCEEDED, 0, self.endpoint)
         self.last_received = monotonic()
-        self._writer = ConnectionWriter(self.stream, self.conn, engine_end.inbound,
-                                        self._writer_finished, socket.lifecycle.spawn)
+        shares = type(socket.routing).fans_out and not self.conn.mechanism.encrypts
+        self._writer = (FanOutWriter if shares else ConnectionWriter)(
+            self.stream, self.conn, engine_end.inbound, self._writer_finished,
+            socket.lifecycle.spawn)
         reader = self._reader = ConnectionReader(self, engine_end.outbound)
         # the engine end's notifiers: the writer hears of messages to write, the reader of room
         # at RCVHWM (a reconnect replaces the previous engine's)

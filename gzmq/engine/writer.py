@@ -30,6 +30,7 @@ Protocol bytes (PONG, PING) go through ``send_control`` and are written before t
 from __future__ import annotations
 
 import logging
+from operator import is_
 from typing import Any, Callable, Optional
 
 import gevent
@@ -37,7 +38,7 @@ from gevent import get_hub
 
 from ..pipe import GroupCommand, MessageQueue, SubscriptionCommand
 
-__all__ = ["ConnectionWriter"]
+__all__ = ["ConnectionWriter", "FanOutWriter"]
 
 #: most messages encoded into one write
 BATCH_MESSAGES = 512
@@ -136,10 +137,15 @@ class ConnectionWriter:
         self._more = len(taken) == batch_messages
         if not taken:
             return chunks
-        conn = self.conn
         if _COMMAND_ITEMS.isdisjoint(map(type, taken)):  # messages only (checked in C)
-            conn.encode_messages(taken, chunks)
-            return chunks
+            self.conn.encode_messages(taken, chunks)
+        else:
+            self._encode_mixed(taken, chunks)
+        return chunks
+
+    def _encode_mixed(self, taken: list[Any], chunks: list[Any]) -> None:
+        """Encode messages and (un)subscription or group commands, in order."""
+        conn = self.conn
         batch: list[Any] = []
         for item in taken:
             if type(item) in _COMMAND_ITEMS:
@@ -155,7 +161,6 @@ class ConnectionWriter:
                 batch.append(item)
         if batch:
             conn.encode_messages(batch, chunks)
-        return chunks
 
     # --- path 1: the hub callback -----------------------------------------------------------
 
@@ -245,4 +250,49 @@ class ConnectionWriter:
 
 
 #: pipe items that become ZMTP commands, not messages
+class FanOutWriter(ConnectionWriter):
+    """The writer of a PUB's (XPUB's, RADIO's) connection without CURVE: it shares the wire
+    bytes of a batch with the socket's other connections.
+
+    A publisher puts the same message objects into every subscriber's pipe, and the writers
+    flush from the same run of hub callbacks, so in the steady state they take identical
+    batches. The first to take one encodes and joins it; the others find it is the same
+    objects in the same order (identity, compared in C) and send the same bytes: the encoding
+    work per message is done once instead of once per subscriber. Anything else -- a
+    subscriber that missed a message at its high-water mark, other topics, commands, large
+    bodies, CURVE -- is encoded per connection, as ``ConnectionWriter`` does."""
+
+    def _take_batch(self) -> list[Any]:
+        global _last_shared
+        control = self.control
+        if control:
+            return super()._take_batch()
+        taken = self.queue.take_batch(BATCH_MESSAGES)  # tells the socket's senders of room
+        self._more = len(taken) == BATCH_MESSAGES
+        if not taken:
+            return []
+        last = _last_shared  # (read once: a (batch, bytes) pair, replaced whole)
+        if last is not None and len(last[0]) == len(taken) and all(map(is_, last[0], taken)):
+            return [last[1]]
+        chunks: list[Any] = []
+        if {*map(type, taken)} != _PLAIN_MESSAGES:  # commands, or zero-copy tracked messages
+            # (a shared batch is kept until the next: it would hold their trackers back)
+            if _COMMAND_ITEMS.isdisjoint(map(type, taken)):
+                self.conn.encode_messages(taken, chunks)
+            else:
+                self._encode_mixed(taken, chunks)
+            return chunks
+        self.conn.encode_messages(taken, chunks)
+        if max(map(len, chunks)) >= LARGE_CHUNK:
+            return chunks  # (a large body is written as it is, never joined)
+        wire = b"".join(chunks)
+        _last_shared = (taken, wire)
+        return [wire]
+
+
+#: the last batch a FanOutWriter encoded, and its bytes
+_last_shared: Optional[tuple[list[Any], bytes]] = None
+
+
 _COMMAND_ITEMS = frozenset({SubscriptionCommand, GroupCommand})
+_PLAIN_MESSAGES = {list}

@@ -55,6 +55,9 @@ class Routing:
     accepts_subscriptions = False
     #: whether JOIN/LEAVE from a peer mean anything (RADIO only)
     accepts_groups = False
+    #: the same message goes to many peers (PUB, XPUB, RADIO): their writers may share the
+    #: encoding of a batch (``engine.writer.FanOutWriter``)
+    fans_out = False
     #: a check of each message arriving over tcp/ipc, for the types whose libzmq *session*
     #: validates the wire format (REQ); a message failing it is a protocol error that closes
     #: the connection for good. None for every other type (no per-message cost).

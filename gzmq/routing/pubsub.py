@@ -49,6 +49,7 @@ class XPub(Routing):
     #: XPUB hands subscriptions and other upstream messages to its application; PUB drops them
     delivers_upstream = True
     accepts_subscriptions = True
+    fans_out = True
 
     def __init__(self, options: Any) -> None:
         super().__init__(options)
@@ -180,8 +181,15 @@ class XPub(Routing):
             targets = set(self._dist.pipes) - targets
         if options.xpub_nodrop and not Distributor.all_writable(targets):
             raise Again()
-        for pipe in targets:  # (Routing.send_to inlined: this is PUB's hot path)
-            if not pipe.outbound.try_put(msg):  # at its mark: it misses this one
+        for pipe in targets:  # Routing.send_to and try_put's fast path inlined: this runs
+            queue = pipe.outbound  # once per message per subscriber
+            items = queue._items
+            count = len(items)
+            if count < queue._put_below:
+                items.append(msg)
+                if not count:
+                    queue._on_readable.notify()
+            elif not queue.try_put(msg):  # at its mark: it misses this one
                 self.count_refused(pipe)
 
     def recv_nowait(self) -> list[bytes]:

@@ -50,6 +50,7 @@ class Radio(Routing):
     can_recv = False
     single_part = True
     accepts_groups = True
+    fans_out = True
 
     def __init__(self, options: Any) -> None:
         super().__init__(options)
