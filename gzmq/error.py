@@ -115,10 +115,11 @@ class Again(ZMQError):
     """The operation would block (EAGAIN). Arguments are accepted and ignored, as in pyzmq."""
 
     # Raised internally every time a non-blocking step finds nothing to do, so it must be
-    # cheap: no strerror() call per instance.
-    def __init__(self, errno: int | Literal["ignored"] = "ignored", msg: str = "ignored") -> None:
-        self.errno = EAGAIN
-        self.strerror = _EAGAIN_MESSAGE
+    # cheap: its errno and message are class attributes and its __init__ is the C one of
+    # Exception (no Python frame per instance; the arguments are kept in ``args``, ignored).
+    errno = EAGAIN
+    strerror = _EAGAIN_MESSAGE
+    __init__ = Exception.__init__  # type: ignore[assignment]
 
 
 class InterruptedSystemCall(ZMQError, InterruptedError):

@@ -207,7 +207,8 @@ class PipeActivation:
         if waiters is not None:
             wake._waiters = None
             wake.watched = bool(wake._watchers)
-            wake_all(waiters)
+            for waiter in waiters:  # (wake_all, inlined)
+                waiter.hub.loop.run_callback(waiter.switch, None)
         if wake._watchers:
             for watcher in tuple(wake._watchers):
                 watcher()

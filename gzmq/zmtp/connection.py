@@ -228,7 +228,8 @@ class Connection:
 
         :raises LocalProtocolError: not READY, or a message with no parts.
         """
-        self._require_ready()
+        if self.state is not READY:  # (_require_ready, inlined: once per batch written)
+            self._require_ready()
         if self._encrypts:
             self.mechanism.encode_messages(messages, out)
         else:
@@ -422,9 +423,10 @@ class Connection:
         is at most ``max(64 KiB, 3 * bytes of the body received so far)`` long (and
         never past the body's end), so ask again after each :meth:`received_into`.
         """
-        if self.state is CLOSED or self._reader.held:
-            return None
-        return self._reader.direct_buffer()
+        reader = self._reader
+        if reader._segments is None or self.state is CLOSED or reader.held:
+            return None  # (the first test is direct_buffer's own: no call on every read)
+        return reader.direct_buffer()
 
     def received_into(self, count: int) -> list[Received]:
         """``count`` bytes were written into :meth:`receive_buffer`; return the events
