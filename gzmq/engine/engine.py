@@ -118,6 +118,12 @@ class Engine(EngineBase):
     def _run(self, detach: bool) -> Optional[str]:
         socket = self.socket
         socket.lifecycle.peers.add(self)
+        if socket.closed:
+            # the socket closed while this connection was being made (a dial in progress):
+            # the close's shutdown of its peers missed this one. Linger as they do, or the
+            # engine would detach once idle and the close's wait for the socket's greenlets
+            # end with the last of what it queued still unwritten
+            self.shutdown()
         self._serving = True
         try:
             self.conn = self._make_connection()
