@@ -50,6 +50,8 @@ ENCRYPTED_BATCH_MESSAGES = 64
 MAX_CONTROL = 16
 #: chunks at least this big are written on their own instead of being joined (no 2nd copy)
 LARGE_CHUNK = 64 * 1024
+#: the most chunks one sendmsg gathers (the kernel's IOV_MAX is 1024); more go to the greenlet
+MAX_GATHER = 1024
 
 log = logging.getLogger("gzmq.engine")
 
@@ -180,9 +182,8 @@ class ConnectionWriter:
                     self._finish(True)  # closed and everything written
                 return
             if max(map(len, chunks)) >= LARGE_CHUNK:
-                # a large body: the writer greenlet sends it as it is (joining would copy it)
-                self.backlog = chunks
-                self._start_greenlet()
+                # a large body: gathered by the kernel as it is (joining would copy it)
+                self._send_gathered(chunks)
                 return
             data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             try:
@@ -202,6 +203,38 @@ class ConnectionWriter:
         except Exception:  # never let a bug escape into the hub
             log.exception("gzmq: flushing a connection from the hub failed")
             self._finish(False)
+
+    def _send_gathered(self, chunks: list[Any]) -> None:
+        """Large bodies, from the hub: one non-blocking ``sendmsg`` of the headers and bodies
+        as they are (scatter/gather: no join, and no header written on its own); what the
+        kernel does not take goes to the writer greenlet."""
+        sent = 0
+        # (the raw socket's own sendmsg, found when needed: no attribute per connection)
+        sendmsg = getattr(getattr(self._raw_send, "__self__", None), "sendmsg", None)
+        if sendmsg is not None and len(chunks) <= MAX_GATHER:
+            try:
+                sent = sendmsg(chunks)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # the writer's sendall meets the same error and ends the connection
+            self.bytes_out += sent
+        rest = chunks
+        if sent:
+            index = 0
+            while index < len(chunks) and sent >= len(chunks[index]):
+                sent -= len(chunks[index])
+                index += 1
+            rest = chunks[index:]
+            if rest and sent:
+                rest[0] = memoryview(rest[0])[sent:]
+        if rest:
+            self.backlog = rest
+            self._start_greenlet()
+        elif self._more or self.control:
+            self.notify()
+        elif self.queue.write_closed:
+            self._finish(True)
 
     # --- path 2: the writer greenlet --------------------------------------------------------
 

@@ -323,3 +323,48 @@ def test_a_full_kernel_buffer_hands_over_to_a_greenlet_until_drained(rig_factory
     rig.send(b"hello")
     rig.settle()
     assert len(rig.spawned) == 1 and theirs.recv(100) == HELLO
+
+
+# --- large bodies over a real socket: gathered by sendmsg from the hub ----------------------
+
+
+def _read_exactly(sock: Any, size: int) -> bytes:
+    received = bytearray()
+    with gevent.Timeout(5):
+        while len(received) < size:
+            received += sock.recv(1 << 20)
+    return bytes(received)
+
+
+def test_a_large_body_that_fits_the_kernel_goes_in_one_sendmsg_without_a_greenlet(
+        rig_factory) -> None:
+    ours, theirs = gsocket.socketpair()
+    try:
+        ours.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_SNDBUF, 1 << 20)
+        rig = rig_factory(ours)
+        body = bytes(range(256)) * (LARGE_CHUNK // 256)
+        rig.send(b"head", body)
+        rig.send(b"tail")
+        rig.settle()
+        assert rig.spawned == []  # headers and body gathered by the kernel from the hub
+        expected = (b"\x01\x04head" + b"\x02" + LARGE_CHUNK.to_bytes(8, "big") + body
+                    + b"\x00\x04tail")
+        assert _read_exactly(theirs, len(expected)) == expected
+        assert rig.writer.bytes_out == len(expected)
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_what_sendmsg_leaves_of_a_large_batch_is_written_by_the_greenlet_in_order(
+        rig_factory, tiny_socketpair) -> None:
+    ours, theirs = tiny_socketpair  # a few KiB of buffer: sendmsg takes a part of a body
+    rig = rig_factory(ours)
+    bodies = [bytes([i]) * (LARGE_CHUNK + 1000 * i) for i in range(3)]
+    for i, body in enumerate(bodies):
+        rig.send(b"%d" % i, body)
+    expected = b"".join(b"\x01\x01%d" % i + b"\x02" + len(body).to_bytes(8, "big") + body
+                        for i, body in enumerate(bodies))
+    assert _read_exactly(theirs, len(expected)) == expected
+    assert wait_until(lambda: rig.spawned and all(g.dead for g in rig.spawned), 2)
+    assert rig.writer.bytes_out == len(expected)
