@@ -264,33 +264,32 @@ class ConnectionReader:
     # --- the hub callback --------------------------------------------------------------------
 
     def _on_readable(self) -> None:
+        # one function, not a guard around a reader: this runs once per read, i.e. once per
+        # message at low rates (a round trip's every hop)
         try:
-            self._read_once()
+            conn = self.conn
+            direct = conn.receive_buffer()  # the rest of a large body: receive it in place
+            buffer, view = self._shared_buffer
+            try:
+                count = self._recv_into(buffer if direct is None else direct)
+            except (BlockingIOError, InterruptedError):
+                return
+            if not count:
+                raise PeerClosed()
+            self.bytes_in += count
+            self.engine.last_received = monotonic()
+            try:
+                if direct is not None:
+                    events = conn.received_into(count)
+                else:  # no more messages than the pipe has room for: the rest stays raw bytes
+                    events = conn.receive_data(view[:count], self._room_left())
+            except zmtp.ProtocolError as error:
+                self.deliver(getattr(error, "events", None) or [], block=False)  # first
+                raise
+            leftover = self.deliver(events, block=False)
+            if leftover or conn.held_input:
+                self._watcher.stop()
+                self._backlog = leftover
+                self._need_greenlet()
         except BaseException as error:  # noqa: B902 - nothing may escape into the hub
             self.fail(error)
-
-    def _read_once(self) -> None:
-        conn = self.conn
-        direct = conn.receive_buffer()  # the rest of a large body: receive it in place
-        buffer, view = self._shared_buffer
-        try:
-            count = self._recv_into(buffer if direct is None else direct)
-        except (BlockingIOError, InterruptedError):
-            return
-        if not count:
-            raise PeerClosed()
-        self.bytes_in += count
-        self.engine.last_received = monotonic()
-        try:
-            if direct is not None:
-                events = conn.received_into(count)
-            else:  # no more messages than the pipe has room for: the rest stays raw bytes
-                events = conn.receive_data(view[:count], self._room_left())
-        except zmtp.ProtocolError as error:
-            self.deliver(getattr(error, "events", None) or [], block=False)  # before the fault
-            raise
-        leftover = self.deliver(events, block=False)
-        if leftover or conn.held_input:
-            self._watcher.stop()
-            self._backlog = leftover
-            self._need_greenlet()
