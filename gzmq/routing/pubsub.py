@@ -175,7 +175,7 @@ class XPub(Routing):
                 and options.xpub_manual:
             # XPUB_MANUAL_LAST_VALUE: the first send after a subscription was read goes to
             # that subscriber only (its "last value")
-            targets &= {self._last_pipe}
+            targets = targets & {self._last_pipe}  # (match's set is read-only)
             self._last_pipe = None
         if options.invert_matching:
             targets = set(self._dist.pipes) - targets

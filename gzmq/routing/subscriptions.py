@@ -21,7 +21,7 @@ subscriber costs its own topics, not the whole table.
 from __future__ import annotations
 
 from os.path import commonprefix
-from typing import Generic, Optional, TypeVar
+from typing import AbstractSet, Generic, Optional, TypeVar
 
 __all__ = ["Subscriptions", "TRIE_AT_LENGTHS"]
 
@@ -160,19 +160,22 @@ class Subscriptions(Generic[P]):
         return [topic for topic in list(self._of_pipe.get(pipe, ()))
                 if self.remove(pipe, topic)]
 
-    def match(self, data: bytes) -> set[P]:
-        matched: set[P] = set()
+    def match(self, data: bytes) -> AbstractSet[P]:
+        """The pipes subscribed to a prefix of ``data``. Read-only: when a single topic
+        matches (everyone subscribed to everything, say) it is that topic's own set, not a
+        copy, since a publisher asks once per message sent."""
         by_topic = self._by_topic
         if self._trie is not None:
-            for topic in self._trie.prefixes_of(data):
-                matched.update(by_topic[topic])
-            return matched
-        size = len(data)
-        for length in self._lengths:
-            if length <= size:
-                pipes = by_topic.get(data[:length])
-                if pipes:
-                    matched.update(pipes)
+            matching = [by_topic[topic] for topic in self._trie.prefixes_of(data)]
+        else:
+            size = len(data)
+            matching = [pipes for pipes in (by_topic.get(data[:length]) for length in
+                        self._lengths if length <= size) if pipes]
+        if len(matching) == 1:
+            return matching[0]
+        matched: set[P] = set()
+        for pipes in matching:
+            matched.update(pipes)
         return matched
 
     def topics(self, pipe: Optional[P] = None) -> list[bytes]:
