@@ -139,11 +139,15 @@ class ConnectionWriter:
         self._more = len(taken) == batch_messages
         if not taken:
             return chunks
+        self._encode(taken, chunks)
+        return chunks
+
+    def _encode(self, taken: list[Any], chunks: list[Any]) -> None:
+        """Append the wire chunks of ``taken``, messages and commands, in order."""
         if _COMMAND_ITEMS.isdisjoint(map(type, taken)):  # messages only (checked in C)
             self.conn.encode_messages(taken, chunks)
         else:
             self._encode_mixed(taken, chunks)
-        return chunks
 
     def _encode_mixed(self, taken: list[Any], chunks: list[Any]) -> None:
         """Encode messages and (un)subscription or group commands, in order."""
@@ -310,10 +314,7 @@ class FanOutWriter(ConnectionWriter):
         chunks: list[Any] = []
         if {*map(type, taken)} != _PLAIN_MESSAGES:  # commands, or zero-copy tracked messages
             # (a shared batch is kept until the next: it would hold their trackers back)
-            if _COMMAND_ITEMS.isdisjoint(map(type, taken)):
-                self.conn.encode_messages(taken, chunks)
-            else:
-                self._encode_mixed(taken, chunks)
+            self._encode(taken, chunks)
             return chunks
         self.conn.encode_messages(taken, chunks)
         if max(map(len, chunks)) >= LARGE_CHUNK:
