@@ -66,3 +66,16 @@ class EngineBase:
         let that greenlet end before the connection does (it returns None, and ``detached``
         says so; ``listener.engine_ended`` tells of the end)."""
         return self.run()
+
+    def close(self) -> None:
+        """Disconnect now, dropping whatever is queued."""
+        self._closing = True
+        self._close_stream()
+
+    def close_silent_peer(self) -> None:
+        """Heartbeat timeout: a network failure, so a connecting socket will reconnect."""
+        self._close_stream()
+
+    def _close_stream(self) -> None:
+        """Close the stream, waking whatever of this engine waits on it."""
+        raise NotImplementedError

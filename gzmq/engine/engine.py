@@ -296,15 +296,6 @@ class Engine(EngineBase):
         if self.detached:
             self.revive()  # a greenlet in the socket's group waits for the end again
 
-    def close(self) -> None:
-        """Disconnect now, dropping whatever is queued."""
-        self._closing = True
-        self._close_stream()
-
-    def close_silent_peer(self) -> None:
-        """Heartbeat timeout: a network failure, so a connecting socket will reconnect."""
-        self._close_stream()
-
     def abandon(self) -> None:
         """In a forked child: let go of the parent's connection without touching it.
 

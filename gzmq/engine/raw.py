@@ -141,14 +141,6 @@ class RawEngine(EngineBase):
         self.session.close_writing()
         self._to_write.notify()
 
-    def close(self) -> None:
-        """Disconnect now, dropping whatever is queued."""
-        self._closing = True
-        self._close_stream()
-
-    def close_silent_peer(self) -> None:
-        self._close_stream()
-
     def abandon(self) -> None:
         """In a forked child: let go of the parent's connection without touching it."""
         self._closing = True
