@@ -17,7 +17,7 @@ from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional, Union
 
 from ..constants import ENOTSUP, SocketOption
 from ..error import ZMQError
-from ..pipe import Pipe, PipeActivation, Signal
+from ..pipe import Pipe, PipeActivation, Signal, put_each
 
 __all__ = ["Routing", "attach_pipe", "Addressed"]
 
@@ -98,9 +98,8 @@ class Routing:
     def send_to(self, pipes: Iterable[Pipe], msg: Any) -> None:
         """Fan-out (PUB, XPUB, RADIO, XSUB upstream): a pipe that refuses ``msg`` misses it,
         counted as a drop."""
-        for pipe in pipes:
-            if not pipe.outbound.try_put(msg):
-                self.count_refused(pipe)
+        for pipe in put_each(pipes, msg):
+            self.count_refused(pipe)
 
     def raw_connections(self) -> bool:
         """Whether this socket's tcp/ipc connections speak no ZMTP (libzmq's ``raw_socket``:

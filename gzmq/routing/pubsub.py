@@ -181,16 +181,7 @@ class XPub(Routing):
             targets = set(self._dist.pipes) - targets
         if options.xpub_nodrop and not Distributor.all_writable(targets):
             raise Again()
-        for pipe in targets:  # Routing.send_to and try_put's fast path inlined: this runs
-            queue = pipe.outbound  # once per message per subscriber
-            items = queue._items
-            count = len(items)
-            if count < queue._put_below:
-                items.append(msg)
-                if not count:
-                    queue._on_readable.notify()
-            elif not queue.try_put(msg):  # at its mark: it misses this one
-                self.count_refused(pipe)
+        self.send_to(targets, msg)  # a pipe at its mark misses this one
 
     def recv_nowait(self) -> list[bytes]:
         self._read_upstream()

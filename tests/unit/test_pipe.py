@@ -1,12 +1,13 @@
 """Pipes and signals, without sockets or networks."""
 
 from collections import deque
+from typing import Any
 
 import gevent
 import pytest
 
 from gzmq.error import Again
-from gzmq.pipe import MessageQueue, Signal, SubscriptionCommand, pipe_pair
+from gzmq.pipe import MessageQueue, Signal, SubscriptionCommand, pipe_pair, put_each
 
 
 def test_items_cross_over_in_order():
@@ -163,3 +164,42 @@ def test_a_fresh_queue_closed_for_reading_or_conflated_behaves_the_same() -> Non
     raised = MessageQueue(1)
     raised.hwm = 3
     assert raised.room() == 3 and raised.put_batch([[b"1"], [b"2"], [b"3"], [b"4"]]) == 3
+
+
+def test_put_each_is_try_put_on_each_pipe_and_returns_the_refusals() -> None:
+    # the fan-out put (try_put's fast path inlined): the same queues, notifications and
+    # refusals as a try_put per pipe, with a never-used queue, one at its mark, a CONFLATE
+    # one and one whose reader closed
+    def setup() -> tuple[list[Any], list[Any], list[int]]:
+        ends, fars, wakes = [], [], []
+        for hwm, conflate, closed in ((0, False, False), (2, False, False), (1, True, False),
+                                      (3, False, True), (5, False, False)):
+            mine, far = pipe_pair(hwm, hwm)
+            counter = [0]
+            wakes.append(counter)
+            far.attach_notifiers(_Counting(counter), Signal())
+            mine.outbound.conflate = conflate
+            if closed:
+                far.inbound.close_reading()
+            ends.append(mine)
+            fars.append(far)
+        return ends, fars, [0]
+
+    fanned, fanned_far, _ = setup()
+    one_by_one, one_by_one_far, _ = setup()
+    for n in range(4):
+        msg = [b"m%d" % n]
+        refused = put_each(fanned, msg)
+        expected = [pipe for pipe in one_by_one if not pipe.outbound.try_put(msg)]
+        assert [fanned.index(p) for p in refused] == [one_by_one.index(p) for p in expected]
+    for a, b in zip(fanned_far, one_by_one_far):
+        assert list(a.inbound._items) == list(b.inbound._items)
+        assert a.inbound._on_readable.counter == b.inbound._on_readable.counter
+
+
+class _Counting:
+    def __init__(self, counter: list[int]) -> None:
+        self.counter = counter
+
+    def notify(self) -> None:
+        self.counter[0] += 1
