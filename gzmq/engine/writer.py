@@ -4,12 +4,14 @@ Messages reach the wire two ways, in one order:
 
 1. **From the hub, before it polls.** A message put into the empty outbound pipe calls
    ``notify()`` (the writer is that pipe's reader-side notifier: it hears when the pipe becomes
-   readable, not of every put), which schedules one hub callback (``loop.run_callback``). That
-   callback runs when the user's greenlet next blocks or yields, so everything sent meanwhile
-   goes out as one batch. It encodes the batch and tries one *non-blocking* ``send`` (batches
-   with a large body are left to the writer greenlet instead, which writes that body without
-   joining it). In a request/reply exchange this saves waking the writer greenlet on every hop,
-   and a sender that never blocks still has its burst written with one syscall.
+   readable, not of every put), which adds the writer to its hub's ``PollFlusher``: once per
+   turn of the hub's loop, just before it polls for I/O, that flushes every writer added. So
+   everything sent meanwhile goes out as one batch, even from a greenlet that yields between
+   sends (``sleep(0)`` runs the hub's callbacks, not its poll; the socket's own yields poll
+   every few hundred messages). It encodes the batch and tries one *non-blocking* ``send``
+   (batches with a large body are left to the writer greenlet instead, which writes that body
+   without joining it). In a request/reply exchange this saves waking the writer greenlet on
+   every hop, and a sender that never blocks still has its burst written with one syscall.
 2. **From a writer greenlet, spawned only when needed.** Whatever the hub could not write at
    once (a full kernel buffer, or a large message, which goes out without the extra copy)
    becomes the *backlog*. A writer greenlet is started to write the backlog with blocking
@@ -79,7 +81,7 @@ class ConnectionWriter:
         self._on_finished = on_finished
         self._finished = False
         self._flush_scheduled = False
-        self._loop = get_hub().loop
+        self._flusher = poll_flusher()
         raw = getattr(stream, "_sock", None)  # gevent's socket wraps a non-blocking one
         self._raw_send = raw.send if raw is not None else None
         self.greenlet: Optional[gevent.Greenlet] = None
@@ -110,7 +112,7 @@ class ConnectionWriter:
         """The pipe became readable (or closed): flush it from the hub before it next polls."""
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            self._loop.run_callback(self._flush_from_hub)
+            self._flusher.add(self)
 
     def wait(self, timeout: Any = None) -> bool:  # Signal's other half; nobody waits on us
         raise RuntimeError("ConnectionWriter is not waitable")
@@ -286,13 +288,61 @@ class ConnectionWriter:
         self.bytes_out += len(data)
 
 
-#: pipe items that become ZMTP commands, not messages
+class PollFlusher:
+    """The writers of one hub that have something to write, flushed together once per turn of
+    the hub's loop, just before it polls: everything the hub's greenlets sent in that turn goes
+    out as one batch per connection (a publisher's 100 subscribers: 100 sends per turn, not per
+    ``sleep(0)``), as libzmq's I/O thread batches what its application queued meanwhile.
+
+    It is a libev prepare watcher of the lowest priority, so that it runs after gevent's own
+    prepare watcher has run the hub's callbacks (the greenlets that were sending). It is always
+    started: one started while the prepare watchers are being run would miss this turn's and
+    let the loop block with a batch unwritten. A flush may schedule callbacks (a sender waiting
+    for room, a greenlet to spawn); libev's gevent runs callbacks only in its own prepare
+    watcher, which has run already, so a zero timer then keeps the poll from blocking."""
+
+    __slots__ = ("_pending", "_watcher", "_loop", "_kick")
+
+    def __init__(self, loop: Any) -> None:
+        self._pending: list[ConnectionWriter] = []
+        self._loop = loop
+        self._kick = loop.timer(0.0, ref=False)
+        self._watcher = loop.prepare(ref=False, priority=getattr(loop, "MINPRI", -2))
+        self._watcher.start(self._flush)
+
+    def add(self, writer: ConnectionWriter) -> None:
+        self._pending.append(writer)
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        while self._pending:  # a writer with more than a batch queued adds itself again
+            pending, self._pending = self._pending, []
+            for writer in pending:
+                writer._flush_from_hub()
+        if getattr(self._loop, "_callbacks", True):
+            self._kick.start(_nothing)
+
+
+def _nothing() -> None:
+    pass
+
+
+def poll_flusher() -> PollFlusher:
+    """This hub's flusher (made with its first writer)."""
+    hub = get_hub()
+    flusher = getattr(hub, "gzmq_flusher", None)
+    if flusher is None:
+        flusher = hub.gzmq_flusher = PollFlusher(hub.loop)
+    return flusher
+
+
 class FanOutWriter(ConnectionWriter):
     """The writer of a PUB's (XPUB's, RADIO's) connection without CURVE: it shares the wire
     bytes of a batch with the socket's other connections.
 
     A publisher puts the same message objects into every subscriber's pipe, and the writers
-    flush from the same run of hub callbacks, so in the steady state they take identical
+    flush from the same ``PollFlusher`` run, so in the steady state they take identical
     batches. The first to take one encodes and joins it; the others find it is the same
     objects in the same order (identity, compared in C) and send the same bytes: the encoding
     work per message is done once instead of once per subscriber. Anything else -- a
@@ -328,5 +378,6 @@ class FanOutWriter(ConnectionWriter):
 _last_shared: Optional[tuple[list[Any], bytes]] = None
 
 
+#: pipe items that become ZMTP commands, not messages
 _COMMAND_ITEMS = frozenset({SubscriptionCommand, GroupCommand})
 _PLAIN_MESSAGES = {list}

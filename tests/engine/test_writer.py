@@ -4,6 +4,7 @@ when the stream pushes back, large bodies unjoined, control bytes first, how it 
 from __future__ import annotations
 
 import socket as stdlib_socket
+import time
 from typing import Any
 
 import gevent
@@ -85,6 +86,34 @@ def test_a_burst_goes_out_in_one_send_from_the_hub(rig_factory) -> None:
     rig.settle()
     assert rig.stream.raw_sends == [HELLO + WORLD]  # one syscall for the burst
     assert rig.spawned == [] and rig.stream.sendall_chunks == []
+
+
+def test_sends_between_yields_go_out_together_when_the_hub_polls(rig_factory) -> None:
+    # gevent.sleep(0) runs the hub's callbacks, not its poll: the writer flushes once per turn
+    # of the loop, so a sender that yields between messages still makes one batch (a
+    # publisher's every subscriber: one send per turn, not one per yield)
+    rig = rig_factory(FakeStream())
+    for word in (b"hello", b"world", b"again"):
+        rig.send(word)
+        gevent.sleep(0)
+        assert rig.stream.raw_sends == []
+    rig.settle()
+    assert rig.stream.raw_sends == [HELLO + WORLD + b"\x00\x05again"]
+
+
+def test_a_wake_up_from_a_flush_does_not_wait_for_the_next_event(rig_factory) -> None:
+    # the flush runs after gevent has run its callbacks for this turn: a greenlet it wakes (a
+    # sender waiting for room, here) must run without the loop first blocking in its poll
+    room = Signal()
+    rig = rig_factory(FakeStream())
+    rig.socket_end.attach_notifiers(on_readable=Signal(), on_writable=room)  # (the senders')
+    waiter = gevent.spawn(room.wait)
+    gevent.sleep(0)  # it waits now
+    rig.send(b"hello")
+    started = time.monotonic()
+    waiter.join(timeout=2)  # nothing else would wake the loop for 2 s
+    assert waiter.dead and time.monotonic() - started < 0.5
+    assert rig.stream.raw_sends == [HELLO]
 
 
 def test_more_than_a_batch_is_flushed_from_the_hub_batch_by_batch(rig_factory) -> None:
