@@ -31,11 +31,16 @@ Notifiers (the one way a pipe tells anybody anything):
   engine attaches its writer and its reader's room signal. A reconnecting engine takes over the
   engine end through the same method, which replaces the previous engine's notifiers.
 - The reader side is notified when its queue *becomes readable*: a put into an empty queue,
-  or writing closes. The writer side is notified when its queue *becomes writable*: a take,
-  ``clear()`` or a raised mark that leaves room in a queue that was at its mark, or reading
-  closes; and after every ``take_batch`` (a batch taken is progress, which exit delivery
-  watches). These are edges: a put into a non-empty queue notifies nobody. A notifier may be
-  called more often than that (receivers always re-check), never less.
+  or writing closes. The writer side is notified when its queue has room again: a take that
+  leaves it at its *resume level* (``resume_level(hwm)``, libzmq's low-water mark: half the
+  mark, or 1024 items for a mark above 2048), ``clear()``, a raised mark that leaves room in a
+  queue that was at its mark, or reading closes; and after every ``take_batch`` (a batch taken
+  is progress, which exit delivery watches). A writer stopped at the mark therefore resumes
+  once the reader has taken half the queue, not after every message (lock-step: one wake-up
+  of the writer per message), as in libzmq, where a blocked sender also waits for the
+  reader's low-water notification. These are edges: a put into a non-empty queue notifies
+  nobody. A notifier may be called more often than that (receivers always re-check), never
+  less.
 - A pipe calls ``notify()`` and nothing else: it never touches a gevent Event, a hub or a
   greenlet. ``Signal`` below is the default notifier: it wakes greenlets of the same hub.
 
@@ -63,7 +68,7 @@ from gevent.hub import Waiter
 from .error import Again
 
 __all__ = ["Notifier", "NOBODY", "Signal", "PipeActivation", "MessageQueue", "Pipe",
-           "pipe_pair", "put_each", "SubscriptionCommand", "GroupCommand"]
+           "pipe_pair", "put_each", "resume_level", "SubscriptionCommand", "GroupCommand"]
 
 _UNBOUNDED = sys.maxsize
 #: the items of a queue nothing was ever put into. A deque costs 760 bytes from birth (its
@@ -73,6 +78,15 @@ _UNBOUNDED = sys.maxsize
 _NO_ITEMS: Any = ()
 #: a pipe's properties until it is given some
 _NO_PROPERTIES: Mapping[str, bytes] = MappingProxyType({})
+
+
+def resume_level(hwm: int) -> int:
+    """How many items a queue at its mark ``hwm`` holds when its writer is woken to go on:
+    libzmq's low-water mark seen from the other side (pipe.cpp's compute_lwm: the writer hears
+    of the reads every LWM messages, LWM = (hwm + 1) // 2, or hwm - 1024 above 2048)."""
+    if hwm > 2048:
+        return 1024
+    return hwm - (hwm + 1) // 2
 
 
 class Notifier(Protocol):
@@ -262,7 +276,7 @@ class MessageQueue:
     """
 
     __slots__ = ("_items", "_hwm", "_conflate", "write_closed", "read_closed",
-                 "_put_below", "_room_after", "_on_readable", "_on_writable")
+                 "_put_below", "_wake_writer_at", "_on_readable", "_on_writable")
 
     def __init__(self, hwm: int) -> None:
         self._items: deque[Any] = _NO_ITEMS  # a deque from the first put on
@@ -276,7 +290,7 @@ class MessageQueue:
         self._on_readable: Notifier = NOBODY
         #: told when the queue becomes writable (set by the writer side's owner)
         self._on_writable: Notifier = NOBODY
-        self._put_below = self._room_after = 0
+        self._put_below = self._wake_writer_at = 0
         self._update_bounds()
 
     def _update_bounds(self) -> None:
@@ -288,8 +302,8 @@ class MessageQueue:
             self._put_below = 0  # the first put makes the deque
         else:
             self._put_below = self._hwm or _UNBOUNDED
-        # a take that leaves at least this many items was made from a queue at its mark
-        self._room_after = self._hwm - 1 if self._hwm else _UNBOUNDED
+        # a take that leaves exactly this many items wakes the writer side (never: -1)
+        self._wake_writer_at = resume_level(self._hwm) if self._hwm else -1
 
     # --- configuration ----------------------------------------------------------------------
 
@@ -454,7 +468,7 @@ class MessageQueue:
         if not items:
             return None
         item = items.popleft()
-        if len(items) >= self._room_after:  # it was at the mark: a writer may wait for room
+        if len(items) == self._wake_writer_at:  # a writer stopped at the mark may resume
             self._on_writable.notify()
         return item
 

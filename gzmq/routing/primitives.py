@@ -183,7 +183,7 @@ class FairQueue(_ActiveArray):
             items = queue._items
             if items:
                 item = items.popleft()
-                if len(items) >= queue._room_after:  # it was at the mark: a writer may wait
+                if len(items) == queue._wake_writer_at:  # a writer stopped at the mark may go on
                     queue._on_writable.notify()
                 self.last_pipe = pipe
                 if pipe.detached and not items:

@@ -7,7 +7,9 @@ import gevent
 import pytest
 
 from gzmq.error import Again
-from gzmq.pipe import MessageQueue, Signal, SubscriptionCommand, pipe_pair, put_each
+from gzmq.pipe import (
+    MessageQueue, Signal, SubscriptionCommand, pipe_pair, put_each, resume_level,
+)
 
 
 def test_items_cross_over_in_order():
@@ -203,3 +205,28 @@ class _Counting:
 
     def notify(self) -> None:
         self.counter[0] += 1
+
+
+@pytest.mark.parametrize("hwm, level", [(1, 0), (2, 1), (3, 1), (1000, 500), (2048, 1024),
+                                        (2049, 1024), (100_000, 1024)])
+def test_resume_level_is_libzmqs_low_water_mark_seen_from_the_writer(hwm: int, level: int) -> None:
+    # libzmq's pipe.cpp compute_lwm: LWM = (hwm + 1) / 2, or hwm - 1024 above 2 * 1024; the
+    # reader tells the writer every LWM reads, so a full queue's writer goes on at hwm - LWM
+    assert resume_level(hwm) == level
+
+
+def test_a_writer_at_the_mark_is_woken_once_at_the_resume_level_not_per_take() -> None:
+    a, b = pipe_pair(10, 10)
+    wakes = []
+
+    class Count:
+        def notify(self) -> None:
+            wakes.append(len(b.inbound))
+
+    a.attach_notifiers(on_readable=Signal(), on_writable=Count())
+    for i in range(10):
+        a.send_nowait([b"%d" % i])
+    assert not a.outbound.writable
+    for _ in range(10):
+        b.recv_nowait()
+    assert wakes == [resume_level(10)] == [5]  # one wake-up, with half the queue taken

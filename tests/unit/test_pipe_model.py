@@ -103,11 +103,15 @@ class ModelQueue:
     def take(self) -> Any:
         if not self.items:
             return None
-        was_at_mark = bool(self.hwm) and len(self.items) >= self.hwm
         item = self.items.pop(0)
-        if was_at_mark:
-            self.writable_edges += 1
+        if self.hwm and len(self.items) == self.resume_level():
+            self.writable_edges += 1  # a writer stopped at the mark goes on from here
         return item
+
+    def resume_level(self) -> int:
+        # libzmq (pipe.cpp, compute_lwm): a writer hears of the reads every LWM messages
+        lwm = (self.hwm + 1) // 2 if self.hwm <= 2048 else self.hwm - 1024
+        return self.hwm - lwm
 
     def take_batch(self, limit: int) -> list[Any]:
         batch = self.items[:limit]
