@@ -420,7 +420,8 @@ class FrameReader:
 
         At most *max_frames* frames (message frames and commands; -1: no
         limit) are parsed; the rest of *data* is then ``held``.  The bound is
-        the loop's iterator (``repeat``), so it costs no comparison per frame.
+        the loop's iterator (``repeat``), so it costs no comparison per frame. A short
+        single-frame message, the commonest frame, is taken before the general tests.
         """
         n = len(data)
         parts = self.parts
@@ -428,8 +429,20 @@ class FrameReader:
         full = self._limit
         bounded = self._bounded
         emit = events.append
+        # a short frame (at most 255 bytes) never exceeds the limit: the fast case needs no
+        # size check
+        short_ok = full >= 255
+        last = n - 1  # a frame header needs two bytes: one at last at the latest
         try:
             for _ in _FOREVER if max_frames < 0 else repeat(None, max_frames):
+                if pos < last and not data[pos] and short_ok and not parts:
+                    # the small single-frame message (flags 0: short, last, not a command),
+                    # the commonest frame of all: none of the general case's tests apply
+                    end = pos + 2 + data[pos + 1]
+                    if end <= n:
+                        emit([data[pos + 2:end]])
+                        pos = end
+                        continue
                 left = n - pos
                 if left < 2:
                     break

@@ -432,3 +432,24 @@ def test_without_a_limit_multipart_frames_are_not_counted() -> None:
     part = b"\x02" + (70_000).to_bytes(8, "big") + b"p" * 70_000
     wire = (b"\x03" + part[1:]) * 20 + part
     assert conn.receive_data(wire) == [Message([b"p" * 70_000] * 21)]
+
+
+def test_short_single_frames_around_multipart_and_commands_keep_their_order() -> None:
+    # the reader takes short single-frame messages before its general tests: a short final
+    # frame that ends a multipart message, a command between them and a split frame must
+    # still come out as they went in, fed whole and byte by byte
+    wire = (b"\x00\x01a" + b"\x01\x01b" + b"\x00\x01c" + command(b"\x04PING\x00\x00")
+            + b"\x00\x00" + b"\x02" + (3).to_bytes(8, "big") + b"def" + b"\x00\x02gh")
+    expected = [[b"a"], [b"b", b"c"], [b""], [b"def"], [b"gh"]]
+    whole = ready_conn("PULL", b"PUSH", bare_messages=True)
+    assert [e for e in whole.receive_data(wire) if type(e) is list] == expected
+    split = ready_conn("PULL", b"PUSH", bare_messages=True)
+    got = [e for i in range(len(wire)) for e in split.receive_data(wire[i:i + 1])]
+    assert [e for e in got if type(e) is list] == expected
+
+
+def test_a_short_frame_over_a_small_message_limit_is_refused() -> None:
+    conn = ready_conn("PULL", b"PUSH", max_message_size=100)
+    assert conn.receive_data(b"\x00\x64" + b"x" * 100) == [Message([b"x" * 100])]
+    with pytest.raises(ProtocolError):
+        conn.receive_data(b"\x00\x65" + b"x" * 101)
