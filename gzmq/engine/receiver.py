@@ -172,6 +172,10 @@ class ConnectionReader:
             self._watcher.stop()
             self._watcher.close()
             self._watcher = None
+        if self._failure is not None:
+            # raised in serve(), it holds that frame, which holds this reader: drop the
+            # traceback, or every ended connection waits for the cyclic GC to be freed
+            self._failure.__traceback__ = None
 
     # --- delivery (hub or greenlet) -------------------------------------------------------------
 

@@ -172,6 +172,10 @@ class HandshakeGate:
 
         def release() -> None:
             self._remove(slot)
+            # its eviction closure holds the engine, which holds this function: no reference
+            # cycle once the slot is given back (the cyclic GC would free it, in one pause for
+            # a whole flood's connections)
+            slot.evict = _nothing
         return slot, release
 
     def _victim(self, source: str, limit: int) -> _Slot:
@@ -198,7 +202,8 @@ class HandshakeGate:
 
     def _evict(self, slot: _Slot) -> None:
         """Close a pending handshake (given back already) at once; count and log it."""
-        slot.evict()
+        evict, slot.evict = slot.evict, _nothing
+        evict()
         self.evicted += 1
         self._episode_evicted += 1
         self._interval_evicted += 1
