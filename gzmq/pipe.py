@@ -33,8 +33,8 @@ Notifiers (the one way a pipe tells anybody anything):
 - The reader side is notified when its queue *becomes readable*: a put into an empty queue,
   or writing closes. The writer side is notified when its queue has room again: a take that
   leaves it at its *resume level* (``resume_level(hwm)``, libzmq's low-water mark: half the
-  mark, or 1024 items for a mark above 2048), ``clear()``, a raised mark that leaves room in a
-  queue that was at its mark, or reading closes; and after every ``take_batch`` (a batch taken
+  mark, or 1024 items for a mark above 2048), ``clear()``, a changed mark or CONFLATE that
+  leaves the queue writable, or reading closes; and after every ``take_batch`` (a batch taken
   is progress, which exit delivery watches). A writer stopped at the mark therefore resumes
   once the reader has taken half the queue, not after every message (lock-step: one wake-up
   of the writer per message), as in libzmq, where a blocked sender also waits for the
@@ -313,11 +313,13 @@ class MessageQueue:
 
     @hwm.setter
     def hwm(self, hwm: int) -> None:
-        was_writable = self.writable
         self._hwm = hwm
         self._update_bounds()
-        if not was_writable and self.writable:
-            self._on_writable.notify()  # a raised mark made room (inproc: summed HWMs)
+        if self.writable:
+            # a raised mark made room (inproc: summed HWMs). A writer stopped at the old mark
+            # may wait even if the queue was writable already (between the mark and the
+            # resume level), and the resume level has moved: tell it now
+            self._on_writable.notify()
 
     @property
     def conflate(self) -> bool:
@@ -326,11 +328,10 @@ class MessageQueue:
 
     @conflate.setter
     def conflate(self, conflate: bool) -> None:
-        was_writable = self.writable
         self._conflate = bool(conflate)
         self._update_bounds()
-        if not was_writable and self.writable:
-            self._on_writable.notify()
+        if self.writable:
+            self._on_writable.notify()  # (as a changed mark: a stopped writer may go on)
 
     # --- the writer side --------------------------------------------------------------------
 

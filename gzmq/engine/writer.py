@@ -309,17 +309,32 @@ class PollFlusher:
         self._kick = loop.timer(0.0, ref=False)
         self._watcher = loop.prepare(ref=False, priority=getattr(loop, "MINPRI", -2))
         self._watcher.start(self._flush)
+        # made with the hub's first writer, maybe while the prepare watchers run (from a
+        # greenlet that gevent's callbacks woke): this turn's poll must not block before the
+        # new watcher has had its first turn
+        self._kick.start(_nothing)
 
     def add(self, writer: ConnectionWriter) -> None:
         self._pending.append(writer)
 
     def _flush(self) -> None:
-        if not self._pending:
+        pending = self._pending
+        if not pending:
             return
-        while self._pending:  # a writer with more than a batch queued adds itself again
-            pending, self._pending = self._pending, []
-            for writer in pending:
-                writer._flush_from_hub()
+        while pending:  # a writer with more than a batch queued adds itself again
+            self._pending = []
+            done = 0
+            try:
+                for writer in pending:
+                    writer._flush_from_hub()  # (catches every Exception itself)
+                    done += 1
+            except BaseException:
+                # a KeyboardInterrupt or a signal handler's SystemExit landing in the hub: the
+                # writers not flushed yet stay pending (they would never be added again)
+                self._pending[:0] = pending[done + 1:]
+                self._kick.start(_nothing)
+                raise
+            pending = self._pending
         if getattr(self._loop, "_callbacks", True):
             self._kick.start(_nothing)
 

@@ -138,15 +138,14 @@ class ModelQueue:
         self.writable_edges += 1
 
     def set_hwm(self, hwm: int) -> None:
-        was = self.writable
+        # a writer stopped at the old mark may wait above the resume level, which moved
         self.hwm = hwm
-        if not was and self.writable:
+        if self.writable:
             self.writable_edges += 1
 
     def set_conflate(self, conflate: bool) -> None:
-        was = self.writable
         self.conflate = conflate
-        if not was and self.writable:
+        if self.writable:
             self.writable_edges += 1
 
 
